@@ -1,0 +1,1 @@
+"""Data: text readers for encoding, benchmark dataset registry and readers."""

