@@ -86,7 +86,8 @@ def load(
         if pooling is not None:
             model = _replace_pooling(model, pooling, device)
     else:
-        transformer = Transformer(path, model_kwargs={"trust_remote_code": trust_remote_code} if trust_remote_code else None)
+        kwargs = {"model_kwargs": {"trust_remote_code": True}} if trust_remote_code else {}
+        transformer = Transformer(path, **kwargs)
         modules = [transformer, *pooling_modules(pooling or DEFAULT_POOLING, transformer)]
         model = SentenceTransformer(modules=modules, device=device)
     if normalize is True and not any(isinstance(m, Normalize) for m in model):
@@ -105,10 +106,11 @@ def _replace_pooling(model: SentenceTransformer, pooling: str, device: str | Non
     transformer = modules[0]
     if not isinstance(transformer, Transformer):
         raise SentembError(f"cannot change pooling: the model's first module is {type(transformer).__name__}")
-    idx = next((i for i, m in enumerate(modules) if is_pooling_module(m)), None)
-    if idx is None:
+    found = [i for i, m in enumerate(modules) if is_pooling_module(m)]
+    if not found:
         raise SentembError("cannot change pooling: the model has no pooling module")
-    new = modules[:idx] + pooling_modules(pooling, transformer) + modules[idx + 1 :]
+    start, end = found[0], found[-1] + 1
+    new = modules[:start] + pooling_modules(pooling, transformer) + modules[end:]
     return SentenceTransformer(modules=new, device=device)
 
 
@@ -120,14 +122,14 @@ def save(model: SentenceTransformer, path: str | os.PathLike) -> Path:
 
 
 def pooling_name(model: SentenceTransformer) -> str:
-    """The sentemb name of the model's pooling, for reports."""
-    from sentence_transformers.sentence_transformer.modules import Dense, Pooling
+    """The sentemb name of the model's pooling, for reports and model cards."""
+    from sentence_transformers.sentence_transformer.modules import Dense, Pooling, WeightedLayerPooling
 
-    from sentemb.models.pooling import STOCK_POOLINGS, FirstLastAvgPooling
+    from sentemb.models.pooling import STOCK_POOLINGS
 
     modules = list(model)
     for i, m in enumerate(modules):
-        if isinstance(m, FirstLastAvgPooling):
+        if isinstance(m, WeightedLayerPooling):
             return "first-last-avg"
         if isinstance(m, Pooling):
             mode = m.pooling_mode if isinstance(m.pooling_mode, str) else "+".join(m.pooling_mode)

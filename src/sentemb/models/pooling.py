@@ -1,10 +1,12 @@
 """Pooling strategies by name.
 
 Stock sentence-transformers ``Pooling`` covers cls / mean / max / weighted-mean / last-token.
-Two are ours:
+Two more are built here from stock modules, so a saved model loads in any sentence-transformers
+install without ``trust_remote_code`` (which sentence-transformers 6 demands for non-stock classes):
 
 * ``first-last-avg``: mean over tokens of (hidden state of transformer layer 1 + last layer) / 2
-  (the "first-last-avg" of BERT-flow / BERT-whitening), a :class:`FirstLastAvgPooling` module;
+  (the "first-last-avg" of BERT-flow / BERT-whitening), expressed as a stock ``WeightedLayerPooling``
+  whose layer weights are 1 for the first and last transformer layers and 0 elsewhere, then mean pooling;
 * ``pooler``: BERT's pooler output (CLS through dense + tanh), expressed with stock modules:
   ``Pooling("cls")`` followed by a ``Dense`` with tanh initialised from the model's pooler weights,
   so it loads in any sentence-transformers install.
@@ -12,10 +14,8 @@ Two are ours:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
-from sentence_transformers.sentence_transformer.modules import Dense, Module, Pooling, Transformer
+from sentence_transformers.sentence_transformer.modules import Dense, Pooling, Transformer, WeightedLayerPooling
 
 from sentemb.errors import SentembError, unknown_name
 
@@ -31,52 +31,21 @@ STOCK_POOLINGS = {
 POOLINGS = (*STOCK_POOLINGS, "first-last-avg", "pooler")
 
 
-class FirstLastAvgPooling(Module):
-    """Mean over non-padding tokens of the average of two layers' hidden states.
-
-    ``first_layer=1`` is the output of the first transformer layer (``hidden_states[0]`` is the
-    embedding layer); ``last_layer=-1`` the last. Needs the transformer to return all hidden
-    states; the module switches that on when the model is assembled.
-    """
-
-    config_keys = ["embedding_dimension", "first_layer", "last_layer"]
-
-    def __init__(self, embedding_dimension: int, first_layer: int = 1, last_layer: int = -1):
-        super().__init__()
-        self.embedding_dimension = embedding_dimension
-        self.first_layer = first_layer
-        self.last_layer = last_layer
-
-    def forward(self, features: dict[str, Any], **kwargs) -> dict[str, Any]:
-        layers = features.get("all_layer_embeddings")
-        if layers is None:
-            raise SentembError(
-                "first-last-avg pooling needs all hidden states; set output_hidden_states=True "
-                "on the transformer (sentemb.load does this)"
-            )
-        states = (layers[self.first_layer] + layers[self.last_layer]) / 2
-        mask = features["attention_mask"].unsqueeze(-1).to(states.dtype)
-        summed = (states * mask).sum(dim=1)
-        features["sentence_embedding"] = summed / mask.sum(dim=1).clamp(min=1e-9)
-        return features
-
-    def on_model_ready(self, model) -> None:
-        for module in model:
-            if isinstance(module, Transformer):
-                enable_hidden_states(module)
-
-    def get_embedding_dimension(self) -> int:
-        return self.embedding_dimension
-
-    def save(self, output_path: str, *args, safe_serialization: bool = True, **kwargs) -> None:
-        self.save_config(output_path)
-
-
 def enable_hidden_states(transformer: Transformer) -> None:
     """Make the transformer return every layer's hidden states (saved with its config)."""
     transformer.auto_model.config.output_hidden_states = True
     if getattr(transformer, "unpad_inputs", None):
         transformer.unpad_inputs = False
+
+
+def first_last_layers(transformer: Transformer) -> WeightedLayerPooling:
+    """Token states = (transformer layer 1 + last layer) / 2, from every layer's hidden states."""
+    enable_hidden_states(transformer)
+    n_layers = transformer.auto_model.config.num_hidden_layers
+    weights = torch.zeros(n_layers, dtype=torch.float)
+    weights[0] = weights[-1] = 1.0  # hidden_states[1] is layer 1; hidden_states[0] the embeddings
+    return WeightedLayerPooling(transformer.get_embedding_dimension(), num_hidden_layers=n_layers, layer_start=1,
+                                layer_weights=torch.nn.Parameter(weights))
 
 
 def pooler_dense(transformer: Transformer) -> Dense:
@@ -103,12 +72,12 @@ def pooling_modules(name: str, transformer: Transformer) -> list[torch.nn.Module
     if name in STOCK_POOLINGS:
         return [Pooling(dim, pooling_mode=STOCK_POOLINGS[name])]
     if name == "first-last-avg":
-        enable_hidden_states(transformer)
-        return [FirstLastAvgPooling(dim)]
+        return [first_last_layers(transformer), Pooling(dim, pooling_mode="mean")]
     if name == "pooler":
         return [Pooling(dim, pooling_mode="cls"), pooler_dense(transformer)]
     raise unknown_name("pooling", name, POOLINGS)
 
 
 def is_pooling_module(module: torch.nn.Module) -> bool:
-    return isinstance(module, (Pooling, FirstLastAvgPooling))
+    """Modules that ``load(..., pooling=...)`` replaces in an existing model."""
+    return isinstance(module, (Pooling, WeightedLayerPooling))
