@@ -29,6 +29,7 @@ class Pairs:
     b: list[str]
     labels: list[float] | None
     source: str
+    skipped: int = 0  # bad rows skipped on request (counted, never silent)
 
     def __len__(self) -> int:
         return len(self.a)
