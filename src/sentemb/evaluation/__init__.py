@@ -1,0 +1,32 @@
+"""STS evaluation: metrics with bootstrap intervals, an embedding cache, the suite runner and its reports.
+
+``evaluate(model, suite="zh", data_dir=...)`` returns one :class:`EvalResult` per dataset;
+``run_evaluation`` returns the whole :class:`EvalReport` (averages, paired comparisons), which
+``sentemb.evaluation.report`` renders as markdown, CSV, JSON and a PNG chart.
+"""
+
+from sentemb.evaluation.sts import bootstrap_samples, paired_difference, pearson, percentile_ci, spearman
+from sentemb.evaluation.suite import (
+    Average,
+    Comparison,
+    EvalReport,
+    EvalResult,
+    evaluate,
+    load_datasets,
+    run_evaluation,
+)
+
+__all__ = [
+    "Average",
+    "Comparison",
+    "EvalReport",
+    "EvalResult",
+    "bootstrap_samples",
+    "evaluate",
+    "load_datasets",
+    "paired_difference",
+    "pearson",
+    "percentile_ci",
+    "run_evaluation",
+    "spearman",
+]

@@ -1,0 +1,208 @@
+"""STS metrics: 100 x Spearman (and Pearson) of cosine scores against gold labels, with bootstrap CIs.
+
+Point estimates come from :mod:`scipy.stats`. The bootstrap is vectorised: a resample is held as how
+many times it draws each pair (one row of a counts matrix), so the rank correlation of a resample needs
+no sorting, only cumulative sums over the pairs in value order. Ties get their average rank, exactly as
+``scipy.stats.rankdata`` gives them, so each bootstrap value equals ``spearmanr`` on the resampled pairs.
+
+Two models scored on the same dataset with the same ``seed`` see the same resamples, which makes the
+paired bootstrap test (:func:`paired_difference`) a subtraction of their per-resample values.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+DEFAULT_RESAMPLES = 1000
+_CHUNK = 64  # resamples processed at once: (64, n) arrays stay small and cache-friendly
+
+
+def _finite(x: float) -> float:
+    return float(x) if np.isfinite(x) else float("nan")
+
+
+def spearman(pred, gold) -> float:
+    """100 x Spearman rank correlation (nan when either side is constant)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _finite(100 * stats.spearmanr(pred, gold).statistic)
+
+
+def pearson(pred, gold) -> float:
+    """100 x Pearson correlation (nan when either side is constant)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _finite(100 * stats.pearsonr(np.asarray(pred, float), np.asarray(gold, float)).statistic)
+
+
+def dataset_seed(seed: int, name: str) -> int:
+    """A per-dataset seed, so datasets of equal size do not share their resamples."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(name.encode("utf-8"))]).generate_state(1)[0])
+
+
+def _count_dtype(n: int):
+    """int32 when every product of a count and a doubled rank fits (faster), else int64."""
+    return np.int32 if n * (2 * n + 1) < 2**31 else np.int64
+
+
+def resample_counts(n: int, n_resamples: int, seed: int):
+    """Yield (chunk, n) int arrays: row b counts how often resample b draws each of the n pairs.
+
+    Draws indices uniformly with replacement (numpy ``default_rng(seed)``); the sequence depends on
+    nothing but ``n``, ``n_resamples`` and ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    dtype = _count_dtype(n)
+    done = 0
+    while done < n_resamples:
+        b = min(_CHUNK, n_resamples - done)
+        idx = rng.integers(0, n, size=(b, n))
+        flat = (idx + (np.arange(b) * n)[:, None]).ravel()
+        yield np.bincount(flat, minlength=b * n).reshape(b, n).astype(dtype)
+        done += b
+
+
+class _Ranker:
+    """Ranks of one fixed variable inside any resample given by counts, in exact integer arithmetic."""
+
+    def __init__(self, x: np.ndarray):
+        self.order = np.argsort(x, kind="stable")
+        xs = x[self.order]
+        new_group = np.r_[True, xs[1:] != xs[:-1]]
+        self.starts = np.flatnonzero(new_group)
+        self.ties = len(self.starts) < len(x)
+        #: group (distinct value, ascending) of each pair, in original order
+        self.group = np.empty(len(x), dtype=np.int64)
+        self.group[self.order] = np.cumsum(new_group) - 1
+
+    def group_ranks(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(b, groups) draws of each distinct value, and twice its average rank inside each resample.
+
+        A value drawn ``c`` times after ``k`` smaller draws holds ranks k+1..k+c: average k + (c+1)/2, so
+        twice that is the integer 2(k+c) - c + 1.
+        """
+        per_group = np.take(counts, self.order, axis=1)
+        if self.ties:
+            per_group = np.add.reduceat(per_group, self.starts, axis=1)
+        return per_group, 2 * np.cumsum(per_group, axis=1, dtype=counts.dtype) - per_group + 1
+
+
+def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise dot products, accumulated without overflow."""
+    acc = np.float64 if x.dtype.kind == "f" or y.dtype.kind == "f" else np.int64
+    return np.einsum("bn,bn->b", x, y, dtype=acc).astype(np.float64)
+
+
+def _corr(n: float, sx, sy, sxx, syy, sxy) -> np.ndarray:
+    """Correlation from weighted sums over n draws."""
+    mx, my = sx / n, sy / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (sxy / n - mx * my) / np.sqrt((sxx / n - mx * mx) * (syy / n - my * my))
+    r = np.asarray(r, dtype=np.float64)
+    r[~np.isfinite(r)] = np.nan
+    return r
+
+
+def _spearman_rows(rank_p: _Ranker, rank_g: _Ranker, counts: np.ndarray) -> np.ndarray:
+    """Spearman of every resample: Pearson of the (doubled) average ranks, each pair weighted by its draws."""
+    n = counts.shape[1]
+    gp, rp = rank_p.group_ranks(counts)
+    gg, rg = rank_g.group_ranks(counts)
+    s = np.full(len(counts), float(n * (n + 1)))  # doubled ranks of n draws always sum to n(n+1)
+    sxx, syy = _dot(gp * rp, rp), _dot(gg * rg, rg)
+    sxy = _dot(counts * np.take(rp, rank_p.group, axis=1), np.take(rg, rank_g.group, axis=1))
+    return _corr(n, s, s, sxx, syy, sxy)
+
+
+def _pearson_rows(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    n = counts.shape[1]
+    cx, cy = counts * x, counts * y
+    full = counts.shape
+    return _corr(n, cx.sum(axis=1), cy.sum(axis=1), _dot(cx, np.broadcast_to(x, full)),
+                 _dot(cy, np.broadcast_to(y, full)), _dot(cx, np.broadcast_to(y, full)))
+
+
+@dataclass
+class BootstrapSamples:
+    """100 x Spearman and Pearson of every resample (same order for every model with the same seed)."""
+
+    spearman: np.ndarray
+    pearson: np.ndarray
+
+
+def bootstrap_samples(pred, gold, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> BootstrapSamples:
+    """Spearman and Pearson of ``pred`` vs ``gold`` on ``n_resamples`` bootstrap resamples of the pairs."""
+    return bootstrap_many([pred], gold, n_resamples, seed)[0]
+
+
+def bootstrap_many(preds, gold, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> list[BootstrapSamples]:
+    """:func:`bootstrap_samples` for several predictions of the same gold labels, on shared resamples."""
+    gold = np.asarray(gold, dtype=np.float64)
+    preds = [np.asarray(p, dtype=np.float64) for p in preds]
+    for p in preds:
+        if p.shape != gold.shape or p.ndim != 1:
+            raise ValueError(f"pred and gold must be 1-d and equally long, got {p.shape} and {gold.shape}")
+    sp: list[list[np.ndarray]] = [[] for _ in preds]
+    pe: list[list[np.ndarray]] = [[] for _ in preds]
+    if n_resamples > 0 and len(gold) > 0:
+        rank_g = _Ranker(gold)
+        rank_p = [_Ranker(p) for p in preds]
+        gc = gold - gold.mean()  # centred: no cancellation in the moments
+        pcs = [p - p.mean() for p in preds]
+        for counts in resample_counts(len(gold), n_resamples, seed):
+            for i, (rp, pc) in enumerate(zip(rank_p, pcs)):
+                sp[i].append(_spearman_rows(rp, rank_g, counts))
+                pe[i].append(_pearson_rows(pc, gc, counts))
+    empty = np.empty(0)
+    return [BootstrapSamples(100 * np.concatenate(s) if s else empty, 100 * np.concatenate(p) if p else empty)
+            for s, p in zip(sp, pe)]
+
+
+def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap values (nan, nan without samples)."""
+    finite = samples[np.isfinite(samples)]
+    if finite.size == 0:
+        return (float("nan"), float("nan"))
+    lo, hi = np.percentile(finite, [50 * (1 - level), 50 * (1 + level)])
+    return (float(lo), float(hi))
+
+
+@dataclass
+class PairedDifference:
+    """``diff`` = model minus baseline; ``p_value`` = two-sided bootstrap fraction of sign reversals."""
+
+    diff: float
+    ci95: tuple[float, float]
+    p_value: float
+
+
+def paired_difference(observed_a: float, observed_b: float, samples_a: np.ndarray,
+                      samples_b: np.ndarray) -> PairedDifference:
+    """Paired bootstrap test of a - b from per-resample values computed on the same resamples.
+
+    The p-value is ``min(1, 2 * min(P(d <= 0), P(d >= 0)))`` over the resampled differences ``d``: small
+    when nearly every resample agrees on the sign of the difference, 1 when the models never differ.
+    """
+    d = np.asarray(samples_a) - np.asarray(samples_b)
+    d = d[np.isfinite(d)]
+    diff = float(observed_a - observed_b)
+    if d.size == 0:
+        return PairedDifference(diff, (float("nan"), float("nan")), float("nan"))
+    p = min(1.0, 2 * min(float(np.mean(d <= 0)), float(np.mean(d >= 0))))
+    return PairedDifference(diff, percentile_ci(d), p)
+
+
+def rank_gaps(pred, gold) -> np.ndarray:
+    """|rank of each predicted score - rank of its gold label| (average ranks for ties)."""
+    return np.abs(stats.rankdata(pred) - stats.rankdata(gold))
+
+
+def worst_indices(pred, gold, k: int) -> np.ndarray:
+    """Indices of the ``k`` pairs whose predicted rank is furthest from their gold rank, worst first."""
+    gaps = rank_gaps(pred, gold)
+    return np.argsort(-gaps, kind="stable")[: max(k, 0)]

@@ -1,0 +1,78 @@
+"""Pipeline stage ``eval``: the STS benchmark table for one or more models.
+
+Config::
+
+    - stage: eval
+      models: [${train.model}, minilm-offline]   # or `model: ...` for one
+      suite: zh                                  # or datasets: [lcqmc-test, bq-test]
+      split: test                                # optional: swap every dataset to this split
+      pairs: [my-pairs.tsv]                      # optional user files of scored pairs
+      bootstrap: 1000
+      seed: 0
+
+Writes ``results.json``, ``results.md``, ``results.csv`` and ``chart.png`` into the stage folder.
+"""
+
+from __future__ import annotations
+
+from pydantic import field_validator, model_validator
+
+from sentemb.pipeline import StageConfig, StageContext, register_stage
+
+
+class EvalConfig(StageConfig):
+    model: str | None = None
+    models: list[str] | str | None = None
+    suite: str | None = None
+    datasets: list[str] | str | None = None
+    split: str | None = None
+    pairs: list[str] | str | None = None
+    columns: str | None = None
+    label_range: tuple[float, float] | None = None
+    pooling: list[str] | str | None = None
+    bootstrap: int = 1000
+    seed: int = 0
+    worst: int = 0
+    batch_size: int = 32
+    max_seq_length: int | None = None
+    device: str | None = None
+    cache: bool = True
+
+    @field_validator("models", "pairs")
+    @classmethod
+    def _as_list(cls, v):
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.all_models():
+            raise ValueError("give `model` or `models`")
+        if self.suite is None and not self.datasets and not self.pairs:
+            raise ValueError("give `suite`, `datasets` or `pairs`")
+        if self.bootstrap < 0 or self.worst < 0:
+            raise ValueError("`bootstrap` and `worst` must be >= 0")
+        return self
+
+    def all_models(self) -> list[str]:
+        return ([self.model] if self.model else []) + list(self.models or [])
+
+
+@register_stage("eval", EvalConfig)
+def run_eval(cfg: EvalConfig, ctx: StageContext) -> dict:
+    """Benchmark models (Spearman of cosine, bootstrap CIs); outputs ``results`` (JSON) and ``table`` (markdown)."""
+    from sentemb.evaluation import report
+    from sentemb.evaluation.suite import run_evaluation
+
+    models = [str(ctx.path(m)) if ctx.path(m).exists() else m for m in cfg.all_models()]
+    pairs = [ctx.path(p) for p in cfg.pairs or []]
+    res = run_evaluation(models, datasets=cfg.datasets, suite=cfg.suite, split=cfg.split, pairs_files=pairs or None,
+                         data_dir=ctx.data_dir, columns=cfg.columns, label_range=cfg.label_range,
+                         pooling=cfg.pooling, max_seq_length=cfg.max_seq_length, device=cfg.device,
+                         batch_size=cfg.batch_size, bootstrap=cfg.bootstrap, seed=cfg.seed, worst=cfg.worst,
+                         use_cache=cfg.cache, console=ctx.console)
+    out = ctx.output_dir
+    paths = {"results": out / "results.json", "table": out / "results.md", "csv": out / "results.csv",
+             "chart": out / "chart.png"}
+    report.write_outputs(res, paths["results"], paths["csv"], paths["table"], paths["chart"])
+    ctx.console.print(report.markdown_table(res), markup=False, highlight=False, soft_wrap=True)
+    return paths
