@@ -7,6 +7,8 @@ Config::
       suite: zh                                  # or datasets: [lcqmc-test, bq-test]
       split: test                                # optional: swap every dataset to this split
       pairs: [my-pairs.tsv]                      # optional user files of scored pairs
+      fallback_pairs: demo_pairs.tsv             # used instead of the suite/datasets when the data
+                                                 # folder does not hold them (the built-in demo does this)
       bootstrap: 1000
       seed: 0
 
@@ -27,6 +29,7 @@ class EvalConfig(StageConfig):
     datasets: list[str] | str | None = None
     split: str | None = None
     pairs: list[str] | str | None = None
+    fallback_pairs: list[str] | str | None = None
     columns: str | None = None
     label_range: tuple[float, float] | None = None
     pooling: list[str] | str | None = None
@@ -38,7 +41,7 @@ class EvalConfig(StageConfig):
     device: str | None = None
     cache: bool = True
 
-    @field_validator("models", "pairs")
+    @field_validator("models", "pairs", "fallback_pairs")
     @classmethod
     def _as_list(cls, v):
         return [v] if isinstance(v, str) else v
@@ -65,7 +68,13 @@ def run_eval(cfg: EvalConfig, ctx: StageContext) -> dict:
 
     models = [str(ctx.path(m)) if ctx.path(m).exists() else m for m in cfg.all_models()]
     pairs = [ctx.path(p) for p in cfg.pairs or []]
-    res = run_evaluation(models, datasets=cfg.datasets, suite=cfg.suite, split=cfg.split, pairs_files=pairs or None,
+    suite, datasets, split = cfg.suite, cfg.datasets, cfg.split
+    if cfg.fallback_pairs and not _datasets_available(cfg, ctx.data_dir):
+        ctx.console.print(f"benchmark files not found in the data folder ({ctx.data_dir or 'none given'}); "
+                          f"evaluating on {', '.join(cfg.fallback_pairs)} instead")
+        suite, datasets, split = None, None, None
+        pairs += [ctx.path(p) for p in cfg.fallback_pairs]
+    res = run_evaluation(models, datasets=datasets, suite=suite, split=split, pairs_files=pairs or None,
                          data_dir=ctx.data_dir, columns=cfg.columns, label_range=cfg.label_range,
                          pooling=cfg.pooling, max_seq_length=cfg.max_seq_length, device=cfg.device,
                          batch_size=cfg.batch_size, bootstrap=cfg.bootstrap, seed=cfg.seed, worst=cfg.worst,
@@ -76,3 +85,14 @@ def run_eval(cfg: EvalConfig, ctx: StageContext) -> dict:
     report.write_outputs(res, paths["results"], paths["csv"], paths["table"], paths["chart"])
     ctx.console.print(report.markdown_table(res), markup=False, highlight=False, soft_wrap=True)
     return paths
+
+
+def _datasets_available(cfg: EvalConfig, data_dir: str | None) -> bool:
+    """Whether every suite/dataset the config names is in the data folder."""
+    from sentemb.data.registry import is_available, suites_for_split
+
+    if not data_dir:
+        return False
+    names = suites_for_split(cfg.suite, cfg.split) if cfg.suite else []
+    names += cfg.datasets.split(",") if isinstance(cfg.datasets, str) else list(cfg.datasets or [])
+    return all(is_available(n, data_dir) for n in names)
