@@ -28,7 +28,7 @@ def count_truncated(model, texts: list[str]) -> int:
     """How many texts exceed the model's token limit (they are truncated, not dropped)."""
     limit = model.max_seq_length
     tokenizer = getattr(model, "tokenizer", None)
-    if not limit or tokenizer is None or not texts:
+    if not limit or not callable(tokenizer) or not texts:  # word-vector models: no subword limit
         return 0
     lengths = tokenizer(texts, add_special_tokens=True, truncation=False, return_length=True,
                         verbose=False)["length"]

@@ -81,8 +81,15 @@ def load(
     if pooling is not None and pooling not in POOLINGS:
         raise SentembError(f"unknown pooling {pooling!r}; valid poolings: {', '.join(POOLINGS)}")
     path = resolve_model_path(name_or_path)
+    if (Path(path) / "sentemb_onnx.json").is_file():  # a `sentemb export` folder: runs on onnxruntime
+        from sentemb.export.backend import load_onnx
+
+        return load_onnx(path, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length, device=device)
     if _is_st_model(path, trust_remote_code):
-        model = SentenceTransformer(path, device=device, trust_remote_code=trust_remote_code)
+        from sentemb.models.trusted import trusted_module_classes  # sentemb's own classes, no trust flag
+
+        model = SentenceTransformer._load_with_module_classes(path, trusted_module_classes(), device=device,
+                                                              trust_remote_code=trust_remote_code)
         if pooling is not None:
             model = _replace_pooling(model, pooling, device)
     else:
