@@ -1,3 +1,11 @@
 """CLI command modules; each registers its commands on ``sentemb.cli.app`` when imported."""
 
-from sentemb.commands import core  # noqa: F401
+from sentemb.commands import (
+    baselines,  # noqa: F401
+    bench,  # noqa: F401
+    core,  # noqa: F401
+    datasets,  # noqa: F401
+    eval,  # noqa: F401
+    export,  # noqa: F401
+    train,  # noqa: F401
+)

@@ -1,0 +1,12 @@
+"""Speed benchmark: size, latency, throughput, memory (and accuracy) per model and backend, side by side.
+
+>>> from sentemb.bench import BenchSettings, markdown_table, run_bench
+>>> report = run_bench(["minilm-offline", "out/minilm-int8"], texts, BenchSettings(threads=2))  # doctest: +SKIP
+>>> print(markdown_table(report))  # doctest: +SKIP
+"""
+
+from sentemb.bench.report import comparison, csv_text, markdown_report, markdown_table, read_report, write_outputs
+from sentemb.bench.runner import BenchReport, BenchSettings, parse_batch_sizes, plan_entries, run_bench
+
+__all__ = ["run_bench", "BenchSettings", "BenchReport", "plan_entries", "parse_batch_sizes", "markdown_table",
+           "markdown_report", "csv_text", "comparison", "write_outputs", "read_report"]

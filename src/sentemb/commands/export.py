@@ -1,0 +1,47 @@
+"""``sentemb export``: a model to an ONNX folder (pooling and normalisation inside the graph), int8 or fp16."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sentemb.cli import MaxLenOpt, PoolingOpt, app, console, out
+
+
+@app.command()
+def export(
+    model: Annotated[str, typer.Argument(help="Model folder, hub id or alias (minilm-offline) to export.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write: model.onnx, tokenizer, sentemb_onnx.json.")],
+    fmt: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
+    quantize: Annotated[str | None, typer.Option(help="int8: dynamic int8 quantisation for CPU inference.")] = None,
+    optimize: Annotated[bool, typer.Option(help="Fuse attention, layer-norm and GELU sub-graphs (onnxruntime optimiser).")] = False,
+    fp16: Annotated[bool, typer.Option(help="Half-precision graph for GPU inference (onnxruntime-gpu).")] = False,
+    per_channel: Annotated[bool, typer.Option(help="int8: one weight scale per output channel (more accurate).")] = True,
+    opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
+    pooling: PoolingOpt = None,
+    normalize: Annotated[bool | None, typer.Option("--normalize/--no-normalize",
+                                                   help="Add / remove L2 normalisation in the graph (default: the model's).")] = None,
+    max_seq_length: MaxLenOpt = None,
+):
+    """Export a model to ONNX: one graph from token ids to the final sentence vector.
+
+    The graph includes pooling (first-last-avg and pooler too), Dense layers and normalisation, so it gives
+    the model's own vectors. It is checked against the torch model before the folder is written. The
+    folder loads with sentemb.load(OUT) and works with every command (-m OUT): encode, eval, bench, serve.
+    """
+    from sentemb.export import export_onnx
+    from sentemb.export.onnx import check_options
+
+    check_options(fmt, quantize, fp16)
+    console.print(f"exporting {model} to {fmt}" + (f" ({quantize})" if quantize else " (fp16)" if fp16 else ""))
+    r = export_onnx(model, output, fmt=fmt, quantize=quantize, optimize=optimize, fp16=fp16, per_channel=per_channel,
+                    opset=opset, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length)
+    for stage, c in r.check.items():
+        console.print(f"  check {stage:9s} min cosine to the torch model {c['min_cosine']:.6f} "
+                      f"(max abs diff {c['max_abs_diff']:.2e}, {c['texts']} texts)", highlight=False)
+    if r.fused:
+        console.print("  fused: " + ", ".join(f"{k} x{v}" for k, v in r.fused.items()), highlight=False)
+    out.print(f"{r.path}  ({r.precision}{', optimized' if r.optimized else ''}, graph {r.size_bytes / 1e6:.1f} MB)",
+              highlight=False)

@@ -1,0 +1,59 @@
+"""The description file of an exported folder: which graph to run, its inputs and output, its settings.
+
+An exported folder holds the ONNX graph (``model.onnx``), the tokenizer files and ``sentemb_onnx.json``::
+
+    {"format": "sentemb-onnx", "version": 1, "file": "model.onnx",
+     "inputs": ["input_ids", "attention_mask", "token_type_ids"], "output": "sentence_embedding",
+     "dimension": 384, "max_seq_length": 256, "normalize": true, "pooling": "mean",
+     "precision": "int8", "optimized": true, "parameters": 22713216, "source": "...", ...}
+
+This module imports nothing heavy, so ``sentemb.load`` can recognise such a folder cheaply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sentemb.errors import SentembError
+
+MANIFEST = "sentemb_onnx.json"
+FORMAT = "sentemb-onnx"
+VERSION = 1
+#: keys a manifest must have
+REQUIRED = ("file", "inputs", "output", "dimension", "max_seq_length", "normalize", "precision")
+
+
+def is_onnx_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a folder written by :func:`sentemb.export.export_onnx`."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of an exported folder, checked for the keys the encoder needs."""
+    path = Path(folder) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SentembError(f"{folder} is not an exported ONNX folder (no {MANIFEST})") from None
+    except json.JSONDecodeError as exc:
+        raise SentembError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SentembError(f"{path}: not a sentemb ONNX manifest (expected \"format\": \"{FORMAT}\")")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise SentembError(f"{path}: missing field(s) {', '.join(missing)}")
+    if int(data.get("version", 0)) > VERSION:
+        raise SentembError(f"{path}: written by a newer sentemb (manifest version {data['version']}); upgrade sentemb")
+    if not (Path(folder) / data["file"]).is_file():
+        raise SentembError(f"{path}: the graph file {data['file']!r} it names is missing")
+    return data
+
+
+def write_manifest(folder: str | os.PathLike, data: dict[str, Any]) -> Path:
+    path = Path(folder) / MANIFEST
+    path.write_text(json.dumps({"format": FORMAT, "version": VERSION, **data}, indent=2, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    return path

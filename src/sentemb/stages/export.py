@@ -1,0 +1,38 @@
+"""Pipeline stage ``export``: a model to an ONNX folder (optionally int8 / fp16 / optimised)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sentemb.pipeline import StageConfig, StageContext, register_stage
+
+
+class ExportConfig(StageConfig):
+    model: str
+    format: Literal["onnx"] = "onnx"
+    quantize: Literal["int8"] | None = None
+    optimize: bool = False
+    fp16: bool = False
+    per_channel: bool = True
+    opset: int = 17
+    pooling: str | None = None
+    normalize: bool | None = None
+    max_seq_length: int | None = None
+    output: str = "model"
+
+
+@register_stage("export", ExportConfig)
+def run_export(cfg: ExportConfig, ctx: StageContext) -> dict:
+    """Export a model to ONNX with pooling in the graph; outputs ``model`` (the folder, loadable by any stage)."""
+    from sentemb.export import export_onnx
+
+    target = ctx.output_dir / cfg.output
+    local = ctx.path(cfg.model)
+    model = str(local) if local.exists() else cfg.model  # a folder beside the pipeline file, or a name
+    r = export_onnx(model, target, fmt=cfg.format, quantize=cfg.quantize, optimize=cfg.optimize, fp16=cfg.fp16,
+                    per_channel=cfg.per_channel, opset=cfg.opset, pooling=cfg.pooling, normalize=cfg.normalize,
+                    max_seq_length=cfg.max_seq_length)
+    checks = ", ".join(f"{k} {v['min_cosine']:.6f}" for k, v in r.check.items())
+    ctx.console.print(f"exported {cfg.model} -> {target} ({r.precision}; min cosine to torch: {checks})")
+    return {"model": target, "precision": r.precision, "size_mb": round(r.size_bytes / 1e6, 2),
+            "min_cosine": min(v["min_cosine"] for v in r.check.values())}

@@ -1,0 +1,86 @@
+"""The model card (README.md) of a trained model: base model, data, objectives, hyper-parameters, results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentemb.training.objectives import get_objective
+
+_HYPER = ("epochs", "max_steps", "batch_size", "learning_rate", "warmup", "weight_decay", "gradient_accumulation",
+          "lr_scheduler", "precision", "eval_steps", "select_best", "sampling")
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _results(rows: list[dict]) -> str:
+    return _table(["dataset", "pairs", "Spearman x100", "95% CI"],
+                  [[r["dataset"], r["n"], f"{r['spearman']:.2f}", f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"]
+                   for r in rows])
+
+
+def render_card(summary: dict[str, Any], cfg) -> str:
+    """Markdown for the model folder's README.md, from the run summary."""
+    title = cfg.model_name or f"{summary['base_model']} fine-tuned with sentemb"
+    lang = [cfg.language] if cfg.language else []
+    front = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity",
+             f"base_model: {summary['base_model']}", "tags: [sentence-transformers, sentence-similarity, sentemb]"]
+    if lang:
+        front.append(f"language: [{', '.join(lang)}]")
+    front.append("---")
+    parts = ["\n".join(front), f"# {title}", ""]
+    parts.append(f"A sentence-embedding model fine-tuned from **{summary['base_model']}**"
+                 f"{' with ' + summary['pooling'] + ' pooling' if summary.get('pooling') else ''}. "
+                 "Load it with `sentence_transformers.SentenceTransformer(PATH)` or `sentemb.load(PATH)`.")
+    parts.append("\n## Training\n")
+    for st in summary["stages"]:
+        if len(summary["stages"]) > 1:
+            parts.append(f"### Stage `{st['id']}`\n")
+        rows = []
+        for d in st["datasets"]:
+            rows.append([d["id"], f"`{d['source']}`", d["task"], d["objective"], d["rows_used"],
+                         d["skipped_bad_rows"]])
+        parts.append(_table(["dataset", "source", "task", "objective", "rows used", "bad rows skipped"], rows))
+        parts.append("")
+        seen = set()
+        for d in st["datasets"]:
+            if d["objective"] in seen:
+                continue
+            seen.add(d["objective"])
+            obj = get_objective(d["objective"])
+            opts = ", ".join(f"{k}={v}" for k, v in d["options"].items())
+            parts.append(f"- `{obj.name}`: {obj.summary} (columns {', '.join(obj.columns)}; {obj.paper})"
+                         + (f"; options: {opts}" if opts else ""))
+            for note in d["notes"]:
+                parts.append(f"  - {d['id']}: {note}")
+        hp = st["hyper_parameters"]
+        parts.append("")
+        parts.append(_table(["hyper-parameter", "value"], [[k, hp.get(k)] for k in _HYPER if hp.get(k) is not None]
+                            + [["seed", summary["seed"]], ["steps", st["steps"]], ["processes", st["processes"]]]))
+        if st.get("dev_curve"):
+            sets = [k for k in st["dev_curve"][0] if k not in ("step", "epoch")]
+            before = st.get("dev_before") or {}
+            parts.append("\nDev Spearman x100 during training"
+                         + (f" (before training: {before['mean']})" if before else "") + ":\n")
+            parts.append(_table(["step", "epoch", *sets], [[c["step"], c["epoch"], *(c[s] for s in sets)]
+                                                           for c in st["dev_curve"]]))
+            if st.get("best_checkpoint"):
+                parts.append(f"\nKept the best dev checkpoint: `{st['best_checkpoint']}` (mean {st['best_dev']}).")
+        if st.get("note"):
+            parts.append(f"\nNote: {st['note']}.")
+        parts.append(f"\nTraining time: {st['train_seconds']} s.\n")
+    if summary.get("dev") or summary.get("test"):
+        parts.append("\n## Evaluation\n")
+        parts.append(summary.get("metric", "") + ".\n")
+        if summary.get("dev"):
+            parts.append("Dev sets (used for checkpoint selection):\n")
+            parts.append(_results(summary["dev"]) + "\n")
+        if summary.get("test"):
+            parts.append("Test sets:\n")
+            parts.append(_results(summary["test"]) + "\n")
+    if summary.get("command"):
+        parts.append(f"\n## Reproduce\n\n```\n{summary['command']}\n```\n")
+    return "\n".join(parts).rstrip() + "\n"

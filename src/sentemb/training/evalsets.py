@@ -1,0 +1,102 @@
+"""Scored pair sets for evaluation during and after training: registry names or declared files.
+
+During training each set becomes a sentence-transformers ``EmbeddingSimilarityEvaluator`` (Spearman of
+cosine vs gold), combined by their mean, which picks the best checkpoint. After training
+:func:`score_sets` gives the final table: 100 x Spearman with a 95% bootstrap interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentemb.errors import SentembError, unknown_name
+from sentemb.training.config import SourceConfig
+
+
+@dataclass
+class EvalSet:
+    name: str
+    a: list[str]
+    b: list[str]
+    labels: list[float]
+    source: str
+    skipped: int = 0
+    registry: str | None = None  # the whole registry dataset (no limit): scored by sentemb.evaluation
+
+
+def load_eval_sets(items, data_dir: str | None, base_dir: Path | None, skip_bad_rows: bool = False) -> list[EvalSet]:
+    """Read every set (registry name, or a source with task graded/binary); errors name the set."""
+    from sentemb.training.data import load_examples
+
+    out: list[EvalSet] = []
+    for item in items:
+        cfg = SourceConfig(dataset=item) if isinstance(item, str) else item
+        ex = load_examples(cfg, data_dir, base_dir, skip_bad_rows)
+        if ex.task not in ("graded", "binary"):
+            raise SentembError(f"evaluation set {cfg.describe()!r} is a {ex.task} dataset; evaluation needs graded "
+                               "scores or binary labels (Spearman of cosine against them)")
+        name = cfg.dataset or (Path(cfg.path).stem if cfg.path else cfg.describe())
+        if any(s.name == name for s in out):
+            continue
+        whole = cfg.dataset if cfg.dataset and cfg.limit is None else None
+        out.append(EvalSet(name, ex.texts[0], ex.texts[1], list(ex.labels), ex.source, ex.skipped, whole))
+    return out
+
+
+def suite_members(suite: str) -> list[str]:
+    from sentemb.data.registry import SUITES
+
+    if suite not in SUITES:
+        raise unknown_name("suite", suite, SUITES)
+    return list(SUITES[suite])
+
+
+def dev_evaluator(sets: list[EvalSet], batch_size: int = 64):
+    """One evaluator over all sets; its ``sequential_score`` is the mean Spearman (0..1)."""
+    from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    evaluators = [EmbeddingSimilarityEvaluator(s.a, s.b, s.labels, batch_size=batch_size, main_similarity="cosine",
+                                               name=s.name) for s in sets]
+    return SequentialEvaluator(evaluators, main_score_function=lambda scores: sum(scores) / len(scores))
+
+
+def dev_scores(metrics: dict, sets: list[EvalSet], prefix: str = "") -> dict[str, float]:
+    """100 x Spearman per set (and their mean) from an evaluator's metrics dict."""
+    out = {s.name: round(100 * float(metrics[f"{prefix}{s.name}_spearman_cosine"]), 2) for s in sets}
+    if sets:
+        out["mean"] = round(sum(out[s.name] for s in sets) / len(sets), 2)
+    return out
+
+
+def score_sets(model, sets: list[EvalSet], data_dir: str | None = None, seed: int = 0,
+               batch_size: int = 64) -> tuple[list[dict], str]:
+    """The final table: one row per set with ``dataset, n, spearman, ci95`` (x 100); and how it was computed.
+
+    Whole registry datasets go through ``sentemb.evaluation.evaluate`` (the benchmark's own scorer);
+    other sets (files, limited sets) are scored here the same way: cosine, scipy Spearman, bootstrap CI.
+    """
+    from sentemb.evaluation.sts import bootstrap_samples, dataset_seed, percentile_ci, spearman
+    from sentemb.similarity import pair_cosine
+
+    rows: dict[str, dict] = {}
+    registry = [s.registry for s in sets if s.registry]
+    if registry:
+        from sentemb.evaluation import evaluate
+
+        for r in evaluate(model, datasets=registry, data_dir=data_dir, seed=seed, batch_size=batch_size,
+                          use_cache=False):
+            rows[r.dataset] = {"dataset": r.dataset, "n": r.n, "spearman": round(r.spearman, 2),
+                               "ci95": [round(r.ci95[0], 2), round(r.ci95[1], 2)]}
+    for s in sets:
+        if s.registry:
+            rows[s.name]["source"] = s.source
+            continue
+        scores = pair_cosine(model, s.a, s.b, batch_size=batch_size)
+        boot = bootstrap_samples(scores, s.labels, seed=dataset_seed(seed, s.name))
+        lo, hi = percentile_ci(boot.spearman)
+        rows[s.name] = {"dataset": s.name, "n": len(s.a), "spearman": round(spearman(scores, s.labels), 2),
+                        "ci95": [round(lo, 2), round(hi, 2)], "source": s.source}
+    return [rows[s.name] for s in sets], \
+        "100 x Spearman of cosine vs gold, 95% percentile bootstrap CI over pairs (1000 resamples)"

@@ -1,0 +1,432 @@
+"""Run a training config with sentence-transformers' ``SentenceTransformerTrainer``.
+
+Everything is checked before the first step: objectives and their options, every dataset (rows,
+labels, the columns each objective needs), the evaluation and test sets. Then each stage trains from
+the previous stage's model; checkpoints go to ``OUT/checkpoints/<stage>/`` and the final model
+(sentence-transformers folder, safetensors) to ``OUT`` with a model card ``README.md`` and
+``train_summary.json``. ``resume=True`` continues from the last complete checkpoint (weights,
+optimizer, scheduler, RNG and data position, plus the weights a loss owns, e.g. the softmax
+classifier), so a resumed run ends where an uninterrupted one with the same seed would.
+
+Several processes (``torchrun --nproc_per_node N $(which sentemb) train ...``) train with DDP (gloo on
+CPU, nccl on GPUs); only the first process writes the final model and reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from sentemb.errors import SentembError
+from sentemb.training.config import StageSpec, TrainConfig, TrainDataConfig, read_config
+from sentemb.training.data import Examples, Prepared, prepare
+from sentemb.training.evalsets import EvalSet, dev_evaluator, dev_scores, load_eval_sets, score_sets, suite_members
+from sentemb.training.objectives import Objective, Options, build_loss, get_objective, parse_options
+
+SUMMARY = "train_summary.json"
+RUN_CONFIG = "run_config.json"
+LOSS_STATE = "loss_state.safetensors"
+IN_BATCH = {"mnrl"}
+
+
+@dataclass
+class DatasetPlan:
+    id: str
+    cfg: TrainDataConfig
+    objective: Objective
+    options: Options
+    examples: Examples
+    prepared: Prepared
+
+    def report(self) -> dict[str, Any]:
+        return {"id": self.id, "source": self.examples.source, "task": self.examples.task,
+                "objective": self.objective.name, "options": self.options.model_dump(),
+                "columns": list(self.prepared.columns), "rows_read": len(self.examples),
+                "skipped_bad_rows": self.examples.skipped, "skip_examples": self.examples.skip_reasons,
+                "rows_used": len(self.prepared), "notes": self.prepared.notes}
+
+
+@dataclass
+class StagePlan:
+    spec: StageSpec
+    datasets: list[DatasetPlan]
+    eval_sets: list[EvalSet]
+
+
+@dataclass
+class RunPlan:
+    stages: list[StagePlan]
+    test_sets: list[EvalSet]
+    dev_sets: list[EvalSet] = field(default_factory=list)
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _dataset_id(cfg: TrainDataConfig, taken: set[str]) -> str:
+    base = cfg.id or cfg.dataset or (Path(cfg.path).stem if cfg.path else cfg.hf.split("/")[-1])
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}-{k}", k + 1
+    if cfg.id and name != cfg.id:
+        raise SentembError(f"dataset id {cfg.id!r} is used twice")
+    return name
+
+
+def plan_run(cfg: TrainConfig, data_dir: str | None, base_dir: Path | None, console: Console) -> RunPlan:
+    """Check and read everything a run needs; raises before any training when something is wrong."""
+    specs = cfg.stage_specs()
+    # names first (cheap): objectives and their options
+    checked = []
+    for spec in specs:
+        for j, d in enumerate(spec.datasets, start=1):
+            where = f"stage {spec.id!r}, dataset {j} ({d.describe()}): " if len(specs) > 1 else \
+                f"dataset {j} ({d.describe()}): "
+            obj = get_objective(d.objective)
+            checked.append((spec, d, obj, parse_options(obj, d.options, where)))
+    if cfg.test_suite:
+        suite_members(cfg.test_suite)
+    stages: dict[str, StagePlan] = {}
+    for spec, d, obj, opts in checked:
+        plan = stages.setdefault(spec.id, StagePlan(spec, [], []))
+        try:
+            ex, prep = prepare(d, obj, opts, data_dir, base_dir, cfg.skip_bad_rows)
+        except SentembError as exc:
+            raise SentembError(f"stage {spec.id!r}: {exc}" if len(specs) > 1 else str(exc)) from None
+        did = _dataset_id(d, {p.id for p in plan.datasets})
+        plan.datasets.append(DatasetPlan(did, d, obj, opts, ex, prep))
+        console.print(f"[dim]{did}: {len(ex)} rows from {ex.source} ({ex.task}) -> {len(prep)} rows "
+                      f"({', '.join(prep.columns)}) for {obj.name}"
+                      + (f"; [yellow]{ex.skipped} bad rows skipped[/yellow]" if ex.skipped else "") + "[/dim]")
+    for spec in specs:
+        stages[spec.id].eval_sets = load_eval_sets(spec.eval, data_dir, base_dir, cfg.skip_bad_rows)
+    tests = list(cfg.test) + (suite_members(cfg.test_suite) if cfg.test_suite else [])
+    test_sets = load_eval_sets(tests, data_dir, base_dir, cfg.skip_bad_rows)
+    dev_sets = stages[specs[-1].id].eval_sets
+    return RunPlan([stages[s.id] for s in specs], test_sets, dev_sets)
+
+
+# --- checkpoints -------------------------------------------------------------------------------------------------
+
+
+def _loss_params(losses: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
+    """Weights owned by the losses themselves (not the model's), e.g. the softmax classifier."""
+    out = {}
+    for name, loss in losses.items():
+        for key, value in loss.state_dict().items():
+            if not key.startswith("model."):
+                out[f"{name}/{key}"] = value.detach().cpu().contiguous()
+    return out
+
+
+def _loss_state_callback(losses: dict[str, torch.nn.Module]):
+    from safetensors.torch import save_file
+    from transformers import TrainerCallback
+
+    class LossStateCallback(TrainerCallback):
+        """Save the losses' own weights into each checkpoint, so a resumed run continues them."""
+
+        def on_save(self, args, state, control, **kwargs):
+            params = _loss_params(losses)
+            if params and state.is_world_process_zero:
+                save_file(params, str(Path(args.output_dir) / f"checkpoint-{state.global_step}" / LOSS_STATE))
+
+    return LossStateCallback()
+
+
+def last_checkpoint(folder: Path, need_loss_state: bool = False) -> Path | None:
+    """The newest complete checkpoint in ``folder`` (trainer state written, loss state if needed)."""
+    if not folder.is_dir():
+        return None
+    done = []
+    for p in folder.glob("checkpoint-*"):
+        step = p.name.split("-", 1)[1]
+        if step.isdigit() and (p / "trainer_state.json").is_file() and (
+                not need_loss_state or (p / LOSS_STATE).is_file()):
+            done.append((int(step), p))
+    return max(done)[1] if done else None
+
+
+def _restore_loss_state(losses: dict[str, torch.nn.Module], ckpt: Path) -> None:
+    from safetensors.torch import load_file
+
+    state = load_file(str(ckpt / LOSS_STATE))
+    for name, loss in losses.items():
+        own = {k.split("/", 1)[1]: v for k, v in state.items() if k.split("/", 1)[0] == name}
+        if own:
+            loss.load_state_dict(own, strict=False)
+
+
+# --- one stage ---------------------------------------------------------------------------------------------------
+
+
+def _precision(precision: str, on_cuda: bool) -> dict[str, bool]:
+    if precision == "auto":
+        if not on_cuda:
+            return {}
+        return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
+    if precision == "fp16" and not on_cuda:
+        raise SentembError("precision fp16 needs a CUDA GPU; use bf16 or fp32 on CPU")
+    return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
+
+
+def _training_args(spec: StageSpec, ckpt_dir: Path, seed: int, device: str | None, has_eval: bool,
+                   in_batch: bool):
+    from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
+
+    on_cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    strategy = "steps" if spec.eval_steps else "epoch"
+    sampler = {"auto": "no_duplicates" if in_batch else "batch_sampler", "default": "batch_sampler",
+               "no-duplicates": "no_duplicates"}[spec.batch_sampler]
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(ckpt_dir),
+        num_train_epochs=spec.epochs,
+        max_steps=spec.max_steps or -1,
+        per_device_train_batch_size=spec.batch_size,
+        per_device_eval_batch_size=spec.batch_size,
+        learning_rate=spec.learning_rate,
+        warmup_steps=spec.warmup if spec.warmup < 1 else int(spec.warmup),
+        weight_decay=spec.weight_decay,
+        gradient_accumulation_steps=spec.gradient_accumulation,
+        max_grad_norm=spec.max_grad_norm,
+        lr_scheduler_type=spec.lr_scheduler,
+        eval_strategy=strategy if has_eval else "no",
+        save_strategy=strategy,
+        save_total_limit=spec.save_total_limit,
+        load_best_model_at_end=bool(spec.select_best and has_eval),
+        metric_for_best_model="eval_sequential_score" if has_eval else None,
+        greater_is_better=True,
+        logging_steps=spec.logging_steps,
+        seed=seed,
+        data_seed=seed,
+        report_to="none",
+        use_cpu=not on_cuda,
+        batch_sampler=sampler,
+        multi_dataset_batch_sampler="round_robin" if spec.sampling == "round-robin" else "proportional",
+        **_precision(spec.precision, on_cuda),
+    )
+    if spec.eval_steps:
+        kwargs.update(eval_steps=spec.eval_steps if has_eval else None, save_steps=spec.eval_steps)
+    if _world_size() > 1 and not on_cuda:
+        kwargs["ddp_backend"] = "gloo"
+    return SentenceTransformerTrainingArguments(**kwargs)
+
+
+def _dev_curve(log_history: list[dict], sets: list[EvalSet]) -> list[dict]:
+    curve = []
+    for rec in log_history:
+        if "eval_sequential_score" in rec:
+            curve.append({"step": rec.get("step"), "epoch": round(rec.get("epoch") or 0, 3),
+                          **dev_scores(rec, sets, prefix="eval_")})
+    return curve
+
+
+def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str | None, resume: bool,
+                console: Console, callbacks=None) -> dict[str, Any]:
+    """Train ``model`` in place on one stage; returns the stage's record for the summary."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer
+    from transformers import set_seed
+
+    spec = plan.spec
+    set_seed(seed)
+    losses = {p.id: build_loss(p.objective, model, p.options, p.prepared.num_labels) for p in plan.datasets}
+    datasets = {p.id: Dataset.from_dict(p.prepared.columns) for p in plan.datasets}
+    single = len(plan.datasets) == 1
+    in_batch = any(p.objective.name in IN_BATCH for p in plan.datasets)
+    args = _training_args(spec, ckpt_dir, seed, device, bool(plan.eval_sets), in_batch)
+    evaluator = dev_evaluator(plan.eval_sets, spec.batch_size) if plan.eval_sets else None
+
+    dev_before = None
+    if evaluator is not None and spec.eval_on_start and _is_main():
+        dev_before = dev_scores(evaluator(model), plan.eval_sets)
+        console.print(f"dev before training: {dev_before}")
+
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args,
+        train_dataset=next(iter(datasets.values())) if single else datasets,
+        loss=next(iter(losses.values())) if single else losses,
+        evaluator=evaluator,
+        callbacks=[_loss_state_callback(losses), *(callbacks or [])],
+    )
+    ckpt = last_checkpoint(ckpt_dir, need_loss_state=bool(_loss_params(losses))) if resume else None
+    if ckpt is not None:
+        console.print(f"resuming from {ckpt}")
+        if (ckpt / LOSS_STATE).is_file():
+            _restore_loss_state(losses, ckpt)
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    seconds = time.perf_counter() - t0
+    state = trainer.state
+    record = {
+        "id": spec.id,
+        "datasets": [p.report() for p in plan.datasets],
+        "hyper_parameters": spec.model_dump(exclude={"id", "datasets", "eval"}, mode="json"),
+        "eval_sets": [s.name for s in plan.eval_sets],
+        "steps": state.global_step,
+        "epochs": round(state.epoch or 0, 3),
+        "train_loss": round(float(result.training_loss), 5),
+        "resumed_from": str(ckpt) if ckpt else None,
+        "dev_before": dev_before,
+        "dev_curve": _dev_curve(state.log_history, plan.eval_sets),
+        "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
+        "best_dev": round(100 * state.best_metric, 2) if state.best_metric is not None else None,
+        "train_seconds": round(seconds, 1),
+        "processes": _world_size(),
+    }
+    if spec.select_best and plan.eval_sets and state.best_model_checkpoint is None:
+        record["note"] = "no checkpoint was evaluated; the final model is the last step's"
+    elif dev_before and record["best_dev"] is not None and record["best_dev"] < dev_before["mean"]:
+        record["note"] = (f"no checkpoint beat the starting model on dev ({record['best_dev']} < "
+                          f"{dev_before['mean']}); lower the learning rate or train less")
+    return record
+
+
+# --- the whole run ----------------------------------------------------------------------------------------------
+
+
+def _fingerprint(cfg: TrainConfig) -> dict:
+    """What makes two runs the same run (a config file's own name, output and data folder do not)."""
+    return cfg.model_dump(mode="json", include=set(TrainConfig.model_fields))
+
+
+def _check_output(out: Path, cfg: TrainConfig, resume: bool) -> dict | None:
+    """Refuse to mix runs; with ``resume`` return a finished run's summary (nothing left to do)."""
+    started = (out / RUN_CONFIG).is_file() or (out / "checkpoints").is_dir() or (out / SUMMARY).is_file()
+    if not resume:
+        if started and _is_main():  # other processes of a multi-process run may see the first one's files
+            raise SentembError(f"{out} already holds a training run; pass --resume to continue it, "
+                               "or choose another output folder (-o)")
+        return None
+    if (out / RUN_CONFIG).is_file():
+        before = json.loads((out / RUN_CONFIG).read_text(encoding="utf-8"))
+        if before != _fingerprint(cfg):
+            changed = sorted(k for k in set(before) | set(_fingerprint(cfg))
+                             if before.get(k) != _fingerprint(cfg).get(k))
+            raise SentembError(f"{out}: the config changed since the run started (fields: {', '.join(changed)}); "
+                               "resume with the same config, or start a new run in another folder")
+    if (out / SUMMARY).is_file():
+        summary = json.loads((out / SUMMARY).read_text(encoding="utf-8"))
+        if summary.get("finished"):
+            return summary
+    return None
+
+
+def _publish_model(model, out: Path) -> None:
+    """Save the model into ``out`` (which also holds run files): write beside, then move in; modules.json last."""
+    tmp = out / ".model.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save(str(tmp), safe_serialization=True, create_model_card=False)
+    entries = sorted(tmp.iterdir(), key=lambda p: p.name == "modules.json")
+    for src in entries:
+        dst = out / src.name
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        elif dst.exists():
+            dst.unlink()
+        os.replace(src, dst)
+    tmp.rmdir()
+
+
+def run_training(cfg: TrainConfig, output_dir: str | Path, *, resume: bool = False, data_dir: str | None = None,
+                 base_dir: Path | None = None, console: Console | None = None, callbacks=None,
+                 command: str | None = None) -> dict[str, Any]:
+    """Train as configured; the final model goes to ``output_dir``. Returns the run summary."""
+    from sentemb.atomic import write_text
+    from sentemb.data.registry import resolve_data_dir
+    from sentemb.models import load
+    from sentemb.models.loading import pooling_name
+    from sentemb.training.card import render_card
+
+    console = console or Console(stderr=True)
+    out = Path(output_dir).expanduser().resolve()
+    data_dir = str(resolve_data_dir(data_dir)) if resolve_data_dir(data_dir) else None
+    finished = _check_output(out, cfg, resume)
+    if finished is not None:
+        console.print(f"{out}: this run finished earlier; nothing to resume")
+        return finished
+    t0 = time.perf_counter()
+    plan = plan_run(cfg, data_dir, base_dir, console)
+    if _is_main():
+        out.mkdir(parents=True, exist_ok=True)
+    from transformers import set_seed
+
+    set_seed(cfg.seed)
+    model = load(cfg.model, pooling=cfg.pooling, normalize=cfg.normalize, max_seq_length=cfg.max_seq_length,
+                 device=cfg.device)
+    multi = len(plan.stages) > 1
+    records = []
+    for i, stage in enumerate(plan.stages):
+        stage_dir = out / "stages" / stage.spec.id
+        done_file = stage_dir / "stage_done.json"
+        if multi and resume and done_file.is_file():
+            console.print(f"stage {stage.spec.id!r} finished earlier; continuing from its model")
+            model = load(str(stage_dir / "model"), device=cfg.device)
+            records.append(json.loads(done_file.read_text(encoding="utf-8")))
+            continue
+        if multi:
+            console.rule(f"stage {i + 1}/{len(plan.stages)}: {stage.spec.id}")
+        ckpt_dir = out / "checkpoints" / stage.spec.id if multi else out / "checkpoints"
+        if _is_main() and not (out / RUN_CONFIG).exists():
+            write_text(out / RUN_CONFIG, json.dumps(_fingerprint(cfg), indent=2, ensure_ascii=False))
+        record = train_stage(model, stage, ckpt_dir, cfg.seed, cfg.device, resume, console, callbacks)
+        records.append(record)
+        if _is_main() and multi and i < len(plan.stages) - 1:
+            from sentemb.models import save
+
+            save(model, stage_dir / "model")
+            write_text(done_file, json.dumps(record, indent=2, ensure_ascii=False))
+    if not _is_main():
+        return {"rank": int(os.environ.get("RANK", "0")), "stages": records}
+
+    console.rule("final evaluation")
+    dev_rows, method = score_sets(model, plan.dev_sets, data_dir, cfg.seed) if plan.dev_sets else ([], "")
+    test_rows, method2 = score_sets(model, plan.test_sets, data_dir, cfg.seed) if plan.test_sets else ([], "")
+    summary = {
+        "finished": True,
+        "base_model": cfg.model,
+        "pooling": cfg.pooling or pooling_name(model),
+        "output": str(out),
+        "command": command,
+        "seed": cfg.seed,
+        "stages": records,
+        "dev": dev_rows,
+        "test": test_rows,
+        "metric": method or method2,
+        "skipped_bad_rows": sum(d["skipped_bad_rows"] for r in records for d in r["datasets"]),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "config": _fingerprint(cfg),
+    }
+    _publish_model(model, out)
+    write_text(out / "README.md", render_card(summary, cfg))
+    write_text(out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False))
+    if not cfg.keep_checkpoints:
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+        shutil.rmtree(out / "stages", ignore_errors=True)
+    return summary
+
+
+def train_from_file(path: str | Path, output_dir: str | Path | None = None, *, resume: bool = False,
+                    data_dir: str | None = None, overrides: list[str] | None = None,
+                    console: Console | None = None, callbacks=None, command: str | None = None) -> dict[str, Any]:
+    """``sentemb train``: read the YAML config (with ``--set`` overrides) and run it."""
+    cfg, base = read_config(path, overrides)
+    out = output_dir or cfg.output_dir or Path("runs") / Path(path).stem
+    if data_dir is None and cfg.data_dir:
+        data_dir = str((base / cfg.data_dir).resolve())
+    return run_training(cfg, out, resume=resume, data_dir=data_dir, base_dir=base, console=console,
+                        callbacks=callbacks, command=command)

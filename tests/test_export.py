@@ -1,0 +1,205 @@
+"""ONNX export: the graph gives the model's own vectors (pooling included), int8 keeps STSb accuracy,
+the folder loads through sentemb.load and works as a model everywhere; bad input gets clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import sentemb
+from sentemb.cli import app
+from sentemb.errors import SentembError
+from sentemb.export import OnnxEncoder, export_onnx, is_onnx_folder
+
+ZH = ["为什么我的花呗额度不能用了", "今天天气很好", "借呗逾期了怎么办，会影响信用吗？", "好", "手机号码修改", "我想还款可以吗"]
+
+
+def cosines(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1))
+
+
+@pytest.fixture(scope="module")
+def minilm_fp32(minilm_dir, tmp_path_factory):
+    return export_onnx(str(minilm_dir), tmp_path_factory.mktemp("onnx") / "minilm-fp32").path
+
+
+@pytest.fixture(scope="module")
+def minilm_int8(minilm_dir, tmp_path_factory):
+    return export_onnx(str(minilm_dir), tmp_path_factory.mktemp("onnx") / "minilm-int8", quantize="int8").path
+
+
+@pytest.fixture(scope="module")
+def stsb_test(data_dir):
+    from sentemb.data.registry import load_pairs
+
+    pairs = load_pairs("stsb-test", data_dir)
+    texts = list(dict.fromkeys(pairs.a + pairs.b))
+    return pairs, texts
+
+
+def spearman_x100(model, pairs, texts) -> float:
+    from scipy.stats import spearmanr
+
+    vecs = model.encode(texts, batch_size=64)
+    pos = {t: i for i, t in enumerate(texts)}
+    scores = cosines(vecs[[pos[t] for t in pairs.a]], vecs[[pos[t] for t in pairs.b]])
+    return 100 * spearmanr(scores, pairs.labels).statistic
+
+
+@pytest.mark.slow
+def test_minilm_fp32_graph_gives_the_torch_vectors(minilm, minilm_fp32, stsb_sentences):
+    texts = stsb_sentences[::5]  # ~500 sentences of every length in the set
+    onnx = sentemb.load(minilm_fp32)
+    assert isinstance(onnx, OnnxEncoder)
+    got = onnx.encode(texts, batch_size=32)
+    want = minilm.encode(texts, batch_size=32)
+    assert got.shape == want.shape == (len(texts), 384)
+    assert cosines(got, want).min() >= 0.9999
+    # normalisation is inside the graph (MiniLM ends with Normalize): unit vectors without asking
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_minilm_int8_within_half_a_point_on_stsb_test(minilm_fp32, minilm_int8, stsb_test):
+    pairs, texts = stsb_test
+    fp32 = spearman_x100(sentemb.load(minilm_fp32), pairs, texts)
+    int8 = spearman_x100(sentemb.load(minilm_int8), pairs, texts)
+    assert abs(fp32 - 82.03) < 0.02  # the published figure of the torch model
+    assert abs(int8 - fp32) <= 0.5, (fp32, int8)
+    manifest = json.loads((minilm_int8 / "sentemb_onnx.json").read_text())
+    assert manifest["precision"] == "int8" and manifest["per_channel"] is True
+    assert (minilm_int8 / "model.onnx").stat().st_size < 0.3 * (minilm_fp32 / "model.onnx").stat().st_size
+
+
+@pytest.mark.parametrize("pooling", ["first-last-avg", "pooler"])
+def test_tiny_chinese_poolings_are_inside_the_graph(tiny_zh_dir, tmp_path, pooling):
+    model = sentemb.load(str(tiny_zh_dir), pooling=pooling, device="cpu")
+    out = export_onnx(model, tmp_path / "onnx", optimize=True).path
+    got = sentemb.load(out).encode(ZH, batch_size=4)
+    want = model.encode(ZH)
+    assert cosines(got, want).min() >= 0.9999
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    # the pooling matters: the plain mean of the last layer is 100x further away than the graph's error
+    mean = sentemb.load(str(tiny_zh_dir), pooling="mean", device="cpu").encode(ZH)
+    assert np.abs(got - mean).max() > 100 * np.abs(got - want).max()
+    assert np.abs(got - mean).max() > 1e-3
+    assert json.loads((out / "sentemb_onnx.json").read_text())["pooling"] == pooling
+
+
+def test_export_by_name_with_pooling_and_normalize(tiny_zh_dir, tmp_path):
+    out = export_onnx(str(tiny_zh_dir), tmp_path / "o", pooling="cls", normalize=True, max_seq_length=16).path
+    manifest = json.loads((out / "sentemb_onnx.json").read_text())
+    assert (manifest["pooling"], manifest["normalize"], manifest["max_seq_length"]) == ("cls", True, 16)
+    assert manifest["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
+    assert manifest["check"]["fp32"]["min_cosine"] >= 0.9999
+    model = sentemb.load(str(tiny_zh_dir), pooling="cls", normalize=True, max_seq_length=16, device="cpu")
+    long = "借呗逾期了怎么办" * 10  # longer than 16 tokens: truncated the same way
+    np.testing.assert_allclose(sentemb.load(out).encode([long, "好"]), model.encode([long, "好"]), atol=1e-5)
+
+
+def test_encoder_behaves_like_encode(tiny_zh_dir, tmp_path):
+    import torch
+
+    out = export_onnx(str(tiny_zh_dir), tmp_path / "o").path
+    enc = sentemb.load(out, device="cpu")
+    texts = ZH * 3
+    one_by_one = np.stack([enc.encode(t) for t in texts])  # a single string gives one vector
+    batched = enc.encode(texts, batch_size=5, show_progress_bar=False)
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)  # length sorting keeps input order
+    assert enc.encode([], batch_size=4).shape == (0, 32)
+    unit = enc.encode(texts, normalize_embeddings=True)
+    np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1.0, atol=1e-5)
+    assert isinstance(enc.encode(texts[:2], convert_to_tensor=True), torch.Tensor)
+    assert enc.get_embedding_dimension() == 32 and enc.max_seq_length == 128
+    sim = enc.similarity(batched[:2], batched[:3])
+    assert tuple(sim.shape) == (2, 3) and abs(float(sim[0, 0]) - 1) < 1e-5
+
+
+def test_exported_folder_works_with_encode_cli(tiny_zh_dir, tmp_path):
+    out = export_onnx(str(tiny_zh_dir), tmp_path / "o").path
+    (tmp_path / "in.txt").write_text("\n".join(ZH) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["encode", str(tmp_path / "in.txt"), "-m", str(out), "-o", str(tmp_path / "v.npy")])
+    assert res.exit_code == 0, res.output
+    want = sentemb.load(str(tiny_zh_dir), device="cpu").encode(ZH)
+    np.testing.assert_allclose(np.load(tmp_path / "v.npy"), want, atol=1e-5)
+
+
+def test_export_cli(tiny_zh_dir, tmp_path):
+    res = CliRunner().invoke(app, ["export", str(tiny_zh_dir), "--format", "onnx", "--quantize", "int8",
+                                   "--pooling", "first-last-avg", "-o", str(tmp_path / "q")])
+    assert res.exit_code == 0, res.output
+    assert is_onnx_folder(tmp_path / "q")
+    assert "check int8" in res.output and "(int8" in res.output
+    manifest = json.loads((tmp_path / "q" / "sentemb_onnx.json").read_text())
+    assert manifest["precision"] == "int8" and manifest["per_channel"] is True
+    assert sentemb.load(tmp_path / "q").encode(ZH).shape == (len(ZH), 32)
+
+
+def test_fp16_graph_is_half_precision_with_float32_output(tiny_zh_dir, tmp_path):
+    import onnx
+
+    out = export_onnx(str(tiny_zh_dir), tmp_path / "h", fp16=True, optimize=True).path
+    graph = onnx.load(str(out / "model.onnx")).graph
+    floats = [t.data_type for t in graph.initializer if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)]
+    assert floats.count(onnx.TensorProto.FLOAT16) > 0.9 * len(floats)
+    assert graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        with pytest.raises(SentembError, match="GPU"):
+            sentemb.load(out, device="cpu")
+
+
+def test_not_a_transformer_is_refused(tiny_zh_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    from tokenizers import Tokenizer
+
+    static = SentenceTransformer(
+        modules=[StaticEmbedding(Tokenizer.from_file(str(tiny_zh_dir / "tokenizer.json")), embedding_dim=8)])
+    with pytest.raises(SentembError, match="StaticEmbedding, not a transformer"):
+        export_onnx(static, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_options_and_folders(tiny_zh_dir, tmp_path):
+    with pytest.raises(SentembError, match="valid export formats: onnx"):
+        export_onnx(str(tiny_zh_dir), tmp_path / "x", fmt="tflite")
+    with pytest.raises(SentembError, match="valid quantisations: int8"):
+        export_onnx(str(tiny_zh_dir), tmp_path / "x", quantize="int4")
+    with pytest.raises(SentembError, match="not both"):
+        export_onnx(str(tiny_zh_dir), tmp_path / "x", quantize="int8", fp16=True)
+    out = export_onnx(str(tiny_zh_dir), tmp_path / "o").path
+    with pytest.raises(SentembError, match="already an exported ONNX folder"):
+        export_onnx(str(out), tmp_path / "again")
+    with pytest.raises(SentembError, match="pooling of an exported ONNX model is fixed"):
+        sentemb.load(out, pooling="cls")
+    (out / "sentemb_onnx.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(SentembError, match="sentemb_onnx.json: not valid JSON"):
+        sentemb.load(out)
+
+
+def test_export_cli_errors_are_one_line(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["export", str(tmp_path / "missing"), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    res = runner.invoke(app, ["export", "minilm-offline", "--format", "tf", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "valid export formats: onnx" in res.output
+
+
+def test_model_without_token_type_ids(tiny_zh_dir, tmp_path):
+    from transformers import AutoTokenizer, DistilBertConfig, DistilBertModel
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_zh_dir))
+    DistilBertModel(DistilBertConfig(vocab_size=len(tok), dim=32, n_layers=2, n_heads=2, hidden_dim=64)
+                    ).save_pretrained(tmp_path / "db")
+    tok.save_pretrained(tmp_path / "db")
+    model = sentemb.load(str(tmp_path / "db"), device="cpu")
+    out = export_onnx(model, tmp_path / "o").path
+    enc = sentemb.load(out)
+    assert enc.input_names == ["input_ids", "attention_mask"]  # the graph's own inputs, not the tokenizer's
+    np.testing.assert_allclose(enc.encode(ZH), model.encode(ZH), atol=1e-5)
