@@ -109,3 +109,8 @@ def test_bad_names_and_paths(tiny_zh_dir, tmp_path):
     f.write_text("x")
     with pytest.raises(SentembError, match="is a file"):
         sentemb.load(str(f))
+
+
+def test_missing_local_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(SentembError, match="model folder not found"):
+        sentemb.load(str(tmp_path / "no-such-model"))

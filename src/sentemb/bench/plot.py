@@ -27,14 +27,13 @@ def plot_report(report, path: str | Path) -> Path:
             b, thr = _best(e)
             acc = sum(e["accuracy"].values()) / len(e["accuracy"])
             ax.scatter([thr], [acc], s=90 if i == 0 else 60, marker="o" if e["backend"] == "torch" else "s",
-                       edgecolors="black" if e is entries[0] else "none", zorder=3)
-            ax.annotate(f"{e['label']}\n(batch {b})", (thr, acc), textcoords="offset points", xytext=(6, 6),
-                        fontsize=8)
+                       edgecolors="black" if e is entries[0] else "none", zorder=3,
+                       label=f"{e['label']}, batch {b}" + (" (reference)" if e is entries[0] else ""))
         names = sorted({d for e in with_acc for d in e["accuracy"]})
         ax.set_xlabel("throughput, sentences / s (best batch size)")
         ax.set_ylabel("accuracy, Spearman x100" + (f" ({names[0]})" if len(names) == 1 else " (average)"))
         ax.grid(alpha=0.3)
-        ax.margins(x=0.25, y=0.25)  # room for the labels
+        ax.margins(x=0.1, y=0.25)
         ax.set_xlim(left=0)
     else:
         batch = [str(b) for b in report.settings["batch_sizes"]]
@@ -44,8 +43,9 @@ def plot_report(report, path: str | Path) -> Path:
             ax.bar(xs, [e["throughput"].get(b, 0) for b in batch], width=width, label=e["label"])
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(batch))], [f"batch {b}" for b in batch])
         ax.set_ylabel("sentences / s")
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+
         ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     env = report.environment
     ax.set_title(f"{env['cpu'][:48]}, {report.settings['threads']} thread(s), {report.n_texts:,} texts", fontsize=9)
     fig.tight_layout()

@@ -189,6 +189,7 @@ def run_bench(models: list[str], texts: list[str], settings: BenchSettings | Non
         env["load_after"] = [round(x, 2) for x in os.getloadavg()]
     ten_k = ("measured on the first 10,000 texts at each model's best batch size" if len(texts) >= 10_000 else
              f"extrapolated from each model's best throughput on these {len(texts):,} texts")
-    notes = [f"memory: {results[0]['memory_method']}", f"time for 10,000 sentences: {ten_k}",
+    notes = [f"memory: {results[0]['memory_method']}, over loading, latency and throughput runs (the largest "
+             f"batch, {max(s['batch_sizes'])}, dominates)", f"time for 10,000 sentences: {ten_k}",
              "latency: one text per encode call, tokenisation included; throughput: median of the repeats"]
     return BenchReport(results, s, env, texts_file, len(texts), round(time.perf_counter() - t0, 1), notes)

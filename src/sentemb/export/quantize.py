@@ -4,8 +4,8 @@
   ``onnxruntime.transformers.optimizer``, for CPU or GPU;
 * :func:`quantize_int8`: dynamic int8 quantisation (``onnxruntime.quantization.quantize_dynamic``):
   int8 weights (matrices and embedding tables), activations quantised on the fly. Per-channel weight
-  scales by default: on all-MiniLM-L6-v2 per-tensor scales drop the worst-case cosine to the fp32
-  vectors to 0.94, per-channel scales keep it above 0.98;
+  scales by default: on all-MiniLM-L6-v2 (400 STSb sentences) the mean cosine to the fp32 vectors was
+  0.969 with per-tensor scales and 0.994 with per-channel ones;
 * :func:`convert_fp16`: half-precision weights and arithmetic for GPU inference, inputs and output kept
   in their original types (int64 ids in, float32 vectors out).
 """

@@ -51,6 +51,8 @@ def _is_st_model(path: str, trust_remote_code: bool) -> bool:
         return (Path(path) / "modules.json").exists()
     if Path(path).exists():
         raise SentembError(f"{path} is a file, not a model folder")
+    if path.startswith(("/", ".", "~")) or path.count("/") > 1 or "\\" in path:
+        raise SentembError(f"model folder not found: {path}")
     try:
         return is_sentence_transformer_model(path)
     except Exception as exc:
