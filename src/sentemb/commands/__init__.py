@@ -5,6 +5,7 @@ from sentemb.commands import (
     bench,  # noqa: F401
     core,  # noqa: F401
     datasets,  # noqa: F401
+    distill,  # noqa: F401
     eval,  # noqa: F401
     export,  # noqa: F401
     train,  # noqa: F401

@@ -2,6 +2,7 @@
 
 from sentemb.stages import (
     bench,  # noqa: F401
+    distill,  # noqa: F401
     encode,  # noqa: F401
     eval,  # noqa: F401
     export,  # noqa: F401

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sentemb.errors import SentembError
 from sentemb.pipeline import StageConfig
 
-TASKS = ("graded", "binary", "nli", "pairs", "triplets")
+TASKS = ("graded", "binary", "nli", "pairs", "triplets", "sentences")
 #: the columns each task reads from a local file or Hub dataset, in order
 ROLES: dict[str, tuple[str, ...]] = {
     "graded": ("sentence1", "sentence2", "label"),
@@ -37,6 +37,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "nli": ("sentence1", "sentence2", "label"),
     "pairs": ("sentence1", "sentence2"),
     "triplets": ("anchor", "positive", "negative"),
+    "sentences": ("text",),
 }
 DEFAULT_NLI_LABELS = ("entailment", "neutral", "contradiction")
 
@@ -49,7 +50,8 @@ class SourceConfig(_Strict):
     """Where rows come from: a registry dataset, a local file, or a Hugging Face Hub dataset.
 
     Registry datasets carry their task and label range. Files and Hub datasets declare them: ``task``
-    (graded / binary / nli / pairs / triplets), ``label_range`` for graded scores, ``label_names`` for
+    (graded / binary / nli / pairs / triplets / sentences — one text per row, the default with an unsupervised
+    objective), ``label_range`` for graded scores, ``label_names`` for
     NLI (a label is one of the names, or its 0-based index). ``columns`` maps each role of the task
     (``sentence1, sentence2, label`` or ``anchor, positive, negative``) to a field name or a 0-based
     position, as a mapping, a list in role order, or a comma-separated string.
@@ -61,7 +63,7 @@ class SourceConfig(_Strict):
     hf_config: str | None = None
     split: str = "train"
     columns: dict[str, str | int] | list[str | int] | str | None = None
-    task: Literal["graded", "binary", "nli", "pairs", "triplets"] | None = None
+    task: Literal["graded", "binary", "nli", "pairs", "triplets", "sentences"] | None = None
     label_range: tuple[float, float] | None = None
     label_names: list[str] | None = None
     limit: int | None = Field(None, ge=1, description="read only the first N valid rows")
@@ -102,6 +104,18 @@ class TrainDataConfig(SourceConfig):
     objective: str
     options: dict[str, Any] = Field(default_factory=dict)
     binarize: float | None = Field(None, description="graded -> binary: score >= this (in label units) is 1")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sentences_by_default(cls, data):
+        """A file or Hub dataset trained with an unsupervised objective is plain sentences unless declared."""
+        if isinstance(data, dict) and not data.get("dataset") and data.get("task") is None:
+            from sentemb.training.objectives import OBJECTIVES
+
+            obj = OBJECTIVES.get(str(data.get("objective")))
+            if obj is not None and obj.format == "sentences":
+                data = {**data, "task": "sentences"}
+        return data
 
 
 EvalItem = str | SourceConfig

@@ -6,7 +6,10 @@ Hugging Face Hub dataset (``datasets.load_dataset``). Labels are handled as decl
 * ``graded``: a number inside ``label_range``; objectives on a score get ``(x - low) / (high - low)``;
 * ``binary``: 0 or 1;
 * ``nli``: one of ``label_names`` (default entailment, neutral, contradiction) or its index;
-* ``pairs`` (two texts, no label) and ``triplets`` (anchor, positive, negative) carry no label.
+* ``pairs`` (two texts, no label) and ``triplets`` (anchor, positive, negative) carry no label;
+* ``sentences``: one text per row (a .txt line, or a .jsonl/.csv/.tsv/.parquet column) for the
+  unsupervised objectives; empty lines are skipped and counted, duplicates removed and counted. Any
+  labelled dataset can feed an unsupervised objective: its unique sentences are used, labels ignored.
 
 A bad row (missing field, empty text, non-numeric / NaN / out-of-range / unknown label) is an error
 naming file and line, or with ``skip_bad_rows`` a skip counted in the run summary. Conversions between
@@ -77,7 +80,10 @@ def load_examples(cfg: SourceConfig, data_dir: str | None, base_dir: Path | None
             path = Path(cfg.path).expanduser()
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path
-            source, rows = str(path), _file_rows(path, _columns(cfg.columns, roles, str(path)), roles)
+            if cfg.task == "sentences":
+                source, rows = str(path), _sentence_rows(path, _columns(cfg.columns, roles, str(path)))
+            else:
+                source, rows = str(path), _file_rows(path, _columns(cfg.columns, roles, str(path)), roles)
         else:
             source, rows = _hub_rows(cfg, roles)
         ex = _collect(rows, source, cfg.task, cfg.label_range, names if cfg.task == "nli" else None, skip,
@@ -116,6 +122,17 @@ def _columns(columns, roles: tuple[str, ...], where: str) -> list[str | int] | N
     if len(columns) != len(roles):
         raise SentembError(f"{where}: {len(columns)} column(s) given; the task needs {len(roles)}: {', '.join(roles)}")
     return [int(c) if isinstance(c, str) and c.isdigit() else c for c in columns]
+
+
+def _sentence_rows(path: Path, cols: list[str | int] | None) -> Iterator[tuple[int, Values]]:
+    """One text per row: a .txt line, or one column of a .jsonl/.csv/.tsv/.parquet file."""
+    from sentemb.data.texts import first_data_line, read_texts
+
+    column = None if cols is None else str(cols[0])
+    texts = read_texts(path, column)
+    first = first_data_line(path)
+    for i, t in enumerate(texts):
+        yield first + i, [t]
 
 
 def _file_rows(path: Path, cols: list[str | int] | None, roles: tuple[str, ...]) -> Iterator[tuple[int, Values]]:
@@ -203,7 +220,7 @@ def _hub_rows(cfg: SourceConfig, roles: tuple[str, ...]) -> tuple[str, Iterator[
 
 
 def _collect(rows, source: str, task: str, label_range, label_names, skip: bool, limit: int | None) -> Examples:
-    n_text = 3 if task == "triplets" else 2
+    n_text = {"triplets": 3, "sentences": 1}.get(task, 2)
     texts: list[list[str]] = [[] for _ in range(n_text)]
     labels: list[float] | None = [] if task in ("graded", "binary", "nli") else None
     skipped, reasons = 0, []
@@ -213,7 +230,9 @@ def _collect(rows, source: str, task: str, label_range, label_names, skip: bool,
                 raise InputError(str(values), source, line)
             label = _check_row(values, n_text, task, label_range, label_names, source, line)
         except InputError as exc:
-            if not skip:
+            empty_line = task == "sentences" and isinstance(values, list) and values and \
+                isinstance(values[0], str) and not values[0].strip()
+            if not (skip or empty_line):  # a corpus's empty lines are always a counted skip
                 raise
             skipped += 1
             if len(reasons) < 5:
@@ -226,7 +245,8 @@ def _collect(rows, source: str, task: str, label_range, label_names, skip: bool,
         if limit is not None and len(texts[0]) >= limit:
             break
     if not texts[0]:
-        raise InputError("no usable rows" + (f" ({skipped} bad rows skipped)" if skipped else ""), source)
+        what = "no sentences" if task == "sentences" else "no usable rows"
+        raise InputError(what + (f" ({skipped} bad or empty rows skipped)" if skipped else ""), source)
     return Examples(source, task, texts, labels, label_range, label_names, skipped, reasons)
 
 
@@ -241,7 +261,7 @@ def _check_row(values: Values, n_text: int, task: str, label_range, label_names,
             raise InputError(f"field {j + 1} is not text: {v!r}", source, line)
         if not v.strip():
             raise InputError(f"empty text in field {j + 1}", source, line)
-    if task in ("pairs", "triplets"):
+    if task in ("pairs", "triplets", "sentences"):
         return None
     y = values[n_text] if len(values) > n_text else None
     if y is None or (isinstance(y, str) and not y.strip()):
@@ -280,14 +300,20 @@ def _mismatch(objective: Objective, ex: Examples, accepted: str) -> SentembError
                      for c in objective.columns)
     has = {"graded": "sentence1, sentence2 and a graded score", "binary": "sentence1, sentence2 and a 0/1 label",
            "nli": "sentence1, sentence2 and an NLI label", "pairs": "sentence1, sentence2 and no label",
-           "triplets": "anchor, positive, negative and no label"}[ex.task]
+           "triplets": "anchor, positive, negative and no label", "sentences": "plain sentences"}[ex.task]
     return SentembError(f"objective {objective.name!r} needs columns {cols}; {ex.source} is a {ex.task} dataset "
                         f"({has}). {objective.name!r} trains on: {accepted}")
 
 
 def to_format(ex: Examples, objective: Objective, options: Options) -> Prepared:
     """The dataset in the columns ``objective`` needs (see the table in :mod:`sentemb.training.objectives`)."""
-    fmt, a, b = objective.format, ex.texts[0], ex.texts[1]
+    fmt = objective.format
+    if fmt == "sentences":
+        return _sentences(ex, objective, options)
+    if ex.task == "sentences":
+        raise _mismatch(objective, ex, "labelled pairs or triplets (plain sentences train the unsupervised "
+                                       "objectives: simcse, esimcse, tsdae, ct, ct2, mlm)")
+    a, b = ex.texts[0], ex.texts[1]
     if fmt == "scored-pairs":
         if ex.task == "graded":
             lo, hi = ex.label_range
@@ -327,6 +353,20 @@ def to_format(ex: Examples, objective: Objective, options: Options) -> Prepared:
         raise _mismatch(objective, ex, "pairs, triplets, nli (converted to triplets) or binary "
                                        "(label-1 pairs) datasets; graded scores: set 'binarize: THRESHOLD'")
     raise _mismatch(objective, ex, "triplets or nli datasets (converted to triplets)")
+
+
+def _sentences(ex: Examples, objective: Objective, options: Options) -> Prepared:
+    """The unique sentences of any dataset (every text column, labels ignored) in the objective's columns."""
+    all_texts = [t for col in ex.texts for t in col]
+    unique = list(dict.fromkeys(all_texts))
+    notes = []
+    if ex.task != "sentences":
+        notes.append(f"labels ignored: {len(unique)} unique sentences from the {ex.task} rows' text columns")
+    elif len(unique) < len(all_texts):
+        notes.append(f"{len(all_texts) - len(unique)} duplicate sentences removed")
+    if ex.skipped:
+        notes.append(f"{ex.skipped} empty or bad lines skipped")
+    return Prepared(objective.make_columns(unique, options), None, notes)
 
 
 def nli_to_triplets(ex: Examples, keep_negative: bool = True) -> Prepared:

@@ -25,6 +25,9 @@ name                      input columns                         loss (paper)
 ``contrastive``           sentence1, sentence2, label (0/1)     ContrastiveLoss (Hadsell et al. 2006)
 ``online-contrastive``    sentence1, sentence2, label (0/1)     OnlineContrastiveLoss: hard pairs only
 ========================  ====================================  =========================================
+
+Unsupervised objectives (``simcse``, ``esimcse``, ``tsdae``, ``ct``, ``ct2``, ``mlm``) train on plain
+sentences; they are registered in :mod:`sentemb.training.unsupervised`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "binary-pairs": ("sentence1", "sentence2", "label"),
     "anchor-positive": ("anchor", "positive", "negative"),  # negative optional
     "triplets": ("anchor", "positive", "negative"),
+    "sentences": ("text",),  # unsupervised: plain sentences; each objective builds its own columns
 }
 
 
@@ -61,9 +65,15 @@ class Objective:
     name: str
     format: str
     options: type[Options]
-    build: Callable[..., nn.Module]
+    build: Callable[..., nn.Module] | None
     summary: str
     paper: str
+    #: sentence objectives: ``(sentences, options) -> columns`` handed to the loss
+    make_columns: Callable[[list[str], Options], dict[str, list[str]]] | None = None
+    #: sentence objectives: ``(options, sentences, seed) -> batch transform`` re-drawing augmentations per access
+    make_transform: Callable[..., Callable[[dict], dict]] | None = None
+    #: the loss contrasts each row with the rest of its batch (no duplicate texts in a batch)
+    in_batch: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -73,11 +83,11 @@ class Objective:
 OBJECTIVES: dict[str, Objective] = {}
 
 
-def register_objective(name: str, format: str, options: type[Options], summary: str, paper: str):
+def register_objective(name: str, format: str, options: type[Options], summary: str, paper: str, **extra):
     """Decorator: register ``build(model, opts, num_labels) -> loss`` as objective ``name``."""
 
     def deco(fn):
-        OBJECTIVES[name] = Objective(name, format, options, fn, summary, paper)
+        OBJECTIVES[name] = Objective(name, format, options, fn, summary, paper, **extra)
         return fn
 
     return deco
@@ -191,6 +201,7 @@ class MnrlOptions(Options):
     "mnrl", "anchor-positive", MnrlOptions,
     "in-batch negatives: each anchor must pick its positive among all positives (and hard negatives) in the batch",
     "Henderson et al. 2017 (arXiv:1705.00652); cached: Gao et al. 2021, GradCache (arXiv:2101.06983)",
+    in_batch=True,
 )
 def _mnrl(model, opts: MnrlOptions, num_labels):
     from sentence_transformers.sentence_transformer import losses
@@ -256,3 +267,7 @@ def _online_contrastive(model, opts: ContrastiveOptions, num_labels):
     from sentence_transformers.sentence_transformer.losses import OnlineContrastiveLoss
 
     return OnlineContrastiveLoss(model, distance_metric=_siamese_metric(opts.distance), margin=opts.margin)
+
+
+# the unsupervised objectives register themselves on import (kept in their own module)
+from sentemb.training import unsupervised as _unsupervised  # noqa: E402, F401

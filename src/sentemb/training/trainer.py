@@ -34,7 +34,6 @@ from sentemb.training.objectives import Objective, Options, build_loss, get_obje
 SUMMARY = "train_summary.json"
 RUN_CONFIG = "run_config.json"
 LOSS_STATE = "loss_state.safetensors"
-IN_BATCH = {"mnrl"}
 
 
 @dataclass
@@ -106,6 +105,12 @@ def plan_run(cfg: TrainConfig, data_dir: str | None, base_dir: Path | None, cons
             ex, prep = prepare(d, obj, opts, data_dir, base_dir, cfg.skip_bad_rows)
         except SentembError as exc:
             raise SentembError(f"stage {spec.id!r}: {exc}" if len(specs) > 1 else str(exc)) from None
+        if obj.format == "sentences" and len(prep) < max(2, spec.batch_size):
+            raise SentembError(f"{ex.source}: {len(prep)} sentence(s), fewer than one batch of {spec.batch_size}; "
+                               f"{obj.name!r} needs at least one full batch (add sentences or lower batch_size)")
+        if obj.name == "mlm" and len(spec.datasets) > 1:
+            raise SentembError(f"stage {spec.id!r}: 'mlm' trains the backbone alone; put it in a stage of its own "
+                               "(use 'stages:' to follow it with other objectives)")
         did = _dataset_id(d, {p.id for p in plan.datasets})
         plan.datasets.append(DatasetPlan(did, d, obj, opts, ex, prep))
         console.print(f"[dim]{did}: {len(ex)} rows from {ex.source} ({ex.task}) -> {len(prep)} rows "
@@ -122,17 +127,19 @@ def plan_run(cfg: TrainConfig, data_dir: str | None, base_dir: Path | None, cons
 # --- checkpoints -------------------------------------------------------------------------------------------------
 
 
-def _loss_params(losses: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
-    """Weights owned by the losses themselves (not the model's), e.g. the softmax classifier."""
+def _loss_params(losses: dict[str, torch.nn.Module], model=None) -> dict[str, torch.Tensor]:
+    """State owned by the losses themselves (not the model's): e.g. the softmax classifier, CT's second
+    encoder, ESimCSE's momentum encoder and queue, TSDAE's decoder."""
+    shared = {p.data_ptr() for p in model.state_dict().values()} if model is not None else set()
     out = {}
     for name, loss in losses.items():
         for key, value in loss.state_dict().items():
-            if not key.startswith("model."):
-                out[f"{name}/{key}"] = value.detach().cpu().contiguous()
+            if not key.startswith("model.") and value.data_ptr() not in shared:
+                out[f"{name}/{key}"] = value.detach().cpu().clone().contiguous()
     return out
 
 
-def _loss_state_callback(losses: dict[str, torch.nn.Module]):
+def _loss_state_callback(losses: dict[str, torch.nn.Module], model=None):
     from safetensors.torch import save_file
     from transformers import TrainerCallback
 
@@ -140,7 +147,7 @@ def _loss_state_callback(losses: dict[str, torch.nn.Module]):
         """Save the losses' own weights into each checkpoint, so a resumed run continues them."""
 
         def on_save(self, args, state, control, **kwargs):
-            params = _loss_params(losses)
+            params = _loss_params(losses, model)
             if params and state.is_world_process_zero:
                 save_file(params, str(Path(args.output_dir) / f"checkpoint-{state.global_step}" / LOSS_STATE))
 
@@ -234,6 +241,25 @@ def _dev_curve(log_history: list[dict], sets: list[EvalSet]) -> list[dict]:
     return curve
 
 
+def _check_sentence_data(model, plan: StagePlan, console: Console) -> dict[str, Any]:
+    """Unsupervised data: sentences over the model's max length are counted (they are truncated)."""
+    out: dict[str, Any] = {}
+    for p in plan.datasets:
+        if p.objective.format != "sentences":
+            continue
+        n = len(p.prepared)
+        texts = next(iter(p.prepared.columns.values()))
+        limit = model.max_seq_length
+        if limit:
+            lengths = model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+            over = sum(1 for ids in lengths if len(ids) > limit)
+            if over:
+                console.print(f"[yellow]{p.id}: {over} of {n} sentences are longer than {limit} tokens and are "
+                              "truncated[/yellow]")
+            out.setdefault("truncated", {})[p.id] = over
+    return out
+
+
 def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str | None, resume: bool,
                 console: Console, callbacks=None) -> dict[str, Any]:
     """Train ``model`` in place on one stage; returns the stage's record for the summary."""
@@ -243,10 +269,21 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
 
     spec = plan.spec
     set_seed(seed)
+    notes = _check_sentence_data(model, plan, console)
+    if any(p.objective.name == "mlm" for p in plan.datasets):
+        from sentemb.training.mlm import train_mlm_stage
+
+        return train_mlm_stage(model, plan, ckpt_dir, seed, device, resume, console, callbacks) | notes
     losses = {p.id: build_loss(p.objective, model, p.options, p.prepared.num_labels) for p in plan.datasets}
-    datasets = {p.id: Dataset.from_dict(p.prepared.columns) for p in plan.datasets}
+    datasets = {}
+    for p in plan.datasets:
+        ds = Dataset.from_dict(p.prepared.columns)
+        if p.objective.make_transform is not None:  # augmentations re-drawn at every access
+            first = next(iter(p.prepared.columns.values()))
+            ds.set_transform(p.objective.make_transform(p.options, first, seed))
+        datasets[p.id] = ds
     single = len(plan.datasets) == 1
-    in_batch = any(p.objective.name in IN_BATCH for p in plan.datasets)
+    in_batch = any(p.objective.in_batch for p in plan.datasets)
     args = _training_args(spec, ckpt_dir, seed, device, bool(plan.eval_sets), in_batch)
     evaluator = dev_evaluator(plan.eval_sets, spec.batch_size) if plan.eval_sets else None
 
@@ -260,9 +297,9 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
         train_dataset=next(iter(datasets.values())) if single else datasets,
         loss=next(iter(losses.values())) if single else losses,
         evaluator=evaluator,
-        callbacks=[_loss_state_callback(losses), *(callbacks or [])],
+        callbacks=[_loss_state_callback(losses, model), *(callbacks or [])],
     )
-    ckpt = last_checkpoint(ckpt_dir, need_loss_state=bool(_loss_params(losses))) if resume else None
+    ckpt = last_checkpoint(ckpt_dir, need_loss_state=bool(_loss_params(losses, model))) if resume else None
     if ckpt is not None:
         console.print(f"resuming from {ckpt}")
         if (ckpt / LOSS_STATE).is_file():
@@ -286,6 +323,7 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
         "best_dev": round(100 * state.best_metric, 2) if state.best_metric is not None else None,
         "train_seconds": round(seconds, 1),
         "processes": _world_size(),
+        **notes,
     }
     if spec.select_best and plan.eval_sets and state.best_model_checkpoint is None:
         record["note"] = "no checkpoint was evaluated; the final model is the last step's"
