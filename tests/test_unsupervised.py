@@ -160,7 +160,7 @@ def test_jieba_word_offsets_group_whole_words(tiny_model, zh_sentences):
                 spans.append((pos, pos + len(w)))
                 pos += len(w)
             pairs = set()
-            for wid, (start, end) in zip(word_ids, plain["offset_mapping"][k]):
+            for wid, (start, _end) in zip(word_ids, plain["offset_mapping"][k]):
                 if wid >= 0:
                     pairs.add((int(wid), next(i for i, (a, b) in enumerate(spans) if a <= start < b)))
             assert len({w for w, _ in pairs}) == len(pairs) == len({j for _, j in pairs})  # one-to-one
@@ -245,3 +245,27 @@ def test_sentences_cannot_feed_a_supervised_objective(tmp_path, tiny_zh_dir):
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     with pytest.raises(SentembError, match="unsupervised"):
         train_from_file(path, tmp_path / "out")
+
+
+def test_zh_tsdae_then_supervised_config_mechanics(tmp_path, tiny_zh_dir, data_dir):
+    """configs/zh-tsdae-then-supervised.yaml with the tiny model: TSDAE on pooled sentences, then CoSENT."""
+    from pathlib import Path
+
+    from sentemb.training import run_training
+    from sentemb.training.config import validate_config
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "zh-tsdae-then-supervised.yaml")
+                         .read_text(encoding="utf-8"))
+    doc.update(model=str(tiny_zh_dir), test_suite=None, test=["csts-test"])
+    for stage in doc["stages"]:
+        stage.update(max_steps=3, eval_steps=3, batch_size=8)
+        for d in stage["datasets"]:
+            d["limit"] = 30
+    summary = run_training(validate_config(doc, "zh-tsdae"), tmp_path / "out", data_dir=str(data_dir))
+    tsdae, sup = summary["stages"]
+    assert [d["objective"] for d in tsdae["datasets"]] == ["tsdae"]          # two sources, one pooled corpus
+    assert any("pooled with" in n for n in tsdae["datasets"][0]["notes"])
+    assert tsdae["datasets"][0]["rows_used"] > 60
+    assert sup["datasets"][0]["objective"] == "cosent" and sup["steps"] == 3
+    assert sup["dev_before"]["mean"] == pytest.approx(tsdae["best_dev"], abs=0.01)  # stage 2 starts from stage 1
+    assert summary["test"][0]["dataset"] == "csts-test"

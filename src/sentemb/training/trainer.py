@@ -85,6 +85,18 @@ def _dataset_id(cfg: TrainDataConfig, taken: set[str]) -> str:
     return name
 
 
+def _pool_sentences(into: DatasetPlan, ex: Examples, prep: Prepared) -> None:
+    """Add another source's sentences to an unsupervised dataset of the same objective (duplicates dropped)."""
+    first = next(iter(into.prepared.columns))
+    seen = set(into.prepared.columns[first])
+    keep = [i for i, t in enumerate(prep.columns[first]) if t not in seen and not seen.add(t)]
+    for col, values in prep.columns.items():
+        into.prepared.columns[col].extend(values[i] for i in keep)
+    into.prepared.notes.append(f"pooled with {ex.source}: +{len(keep)} sentences "
+                               f"({len(prep) - len(keep)} already present)")
+    into.examples.skipped += ex.skipped
+
+
 def plan_run(cfg: TrainConfig, data_dir: str | None, base_dir: Path | None, console: Console) -> RunPlan:
     """Check and read everything a run needs; raises before any training when something is wrong."""
     specs = cfg.stage_specs()
@@ -105,10 +117,12 @@ def plan_run(cfg: TrainConfig, data_dir: str | None, base_dir: Path | None, cons
             ex, prep = prepare(d, obj, opts, data_dir, base_dir, cfg.skip_bad_rows)
         except SentembError as exc:
             raise SentembError(f"stage {spec.id!r}: {exc}" if len(specs) > 1 else str(exc)) from None
-        if obj.format == "sentences" and len(prep) < max(2, spec.batch_size):
-            raise SentembError(f"{ex.source}: {len(prep)} sentence(s), fewer than one batch of {spec.batch_size}; "
-                               f"{obj.name!r} needs at least one full batch (add sentences or lower batch_size)")
-        if obj.name == "mlm" and len(spec.datasets) > 1:
+        same = next((q for q in plan.datasets if obj.format == "sentences" and q.objective is obj
+                     and q.options == opts), None)
+        if same is not None:  # one corpus per objective: several sentence sources are pooled, not sampled
+            _pool_sentences(same, ex, prep)
+            continue
+        if obj.name == "mlm" and any(x.objective != "mlm" for x in spec.datasets):
             raise SentembError(f"stage {spec.id!r}: 'mlm' trains the backbone alone; put it in a stage of its own "
                                "(use 'stages:' to follow it with other objectives)")
         did = _dataset_id(d, {p.id for p in plan.datasets})
@@ -116,6 +130,12 @@ def plan_run(cfg: TrainConfig, data_dir: str | None, base_dir: Path | None, cons
         console.print(f"[dim]{did}: {len(ex)} rows from {ex.source} ({ex.task}) -> {len(prep)} rows "
                       f"({', '.join(prep.columns)}) for {obj.name}"
                       + (f"; [yellow]{ex.skipped} bad rows skipped[/yellow]" if ex.skipped else "") + "[/dim]")
+    for plan in stages.values():
+        for p in plan.datasets:
+            if p.objective.format == "sentences" and len(p.prepared) < max(2, plan.spec.batch_size):
+                raise SentembError(f"{p.examples.source}: {len(p.prepared)} sentence(s), fewer than one batch of "
+                                   f"{plan.spec.batch_size}; {p.objective.name!r} needs at least one full batch "
+                                   "(add sentences or lower batch_size)")
     for spec in specs:
         stages[spec.id].eval_sets = load_eval_sets(spec.eval, data_dir, base_dir, cfg.skip_bad_rows)
     tests = list(cfg.test) + (suite_members(cfg.test_suite) if cfg.test_suite else [])
