@@ -132,7 +132,8 @@ def test_errors_before_training(tmp_path, toy, tiny_zh_dir):
     assert not (tmp_path / "o1").exists()
     doc["datasets"][0]["objective"] = "cosine-regression"
     with pytest.raises(SentembError, match="unknown objective 'cosine-regression'; valid objectives: angle, "
-                                           "contrastive, cosent, cosine-mse, mnrl, online-contrastive, softmax"):
+                                           "contrastive, cosent, cosine-mse, ct, ct2, esimcse, mlm, mnrl, "
+                                           "online-contrastive, simcse, softmax, triplet, tsdae"):
         run_training(validate_config(doc, "c"), tmp_path / "o2")
 
 
