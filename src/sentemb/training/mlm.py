@@ -114,10 +114,10 @@ def train_mlm_stage(model, plan, ckpt_dir: Path, seed: int, device: str | None, 
     """Train the backbone of ``model`` (a SentenceTransformer) with masked-LM on the stage's sentences."""
     import torch
     from datasets import Dataset
-    from transformers import Trainer, TrainerCallback, TrainingArguments
+    from transformers import Trainer, TrainerCallback
 
     from sentemb.training.evalsets import dev_evaluator, dev_scores
-    from sentemb.training.trainer import _is_main, _precision, _world_size, last_checkpoint
+    from sentemb.training.trainer import _is_main, _training_args, _world_size, last_checkpoint
 
     spec, p = plan.spec, plan.datasets[0]
     transformer = model[0]
@@ -128,17 +128,8 @@ def train_mlm_stage(model, plan, ckpt_dir: Path, seed: int, device: str | None, 
     level = _resolve_level(p.options.whole_word, texts)
     data = Dataset.from_dict(tokenize_corpus(tokenizer, texts, model.max_seq_length or 512, level))
     mlm = masked_lm_for(backbone)
-    on_cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
-    strategy = "steps" if spec.eval_steps else "epoch"
-    args = TrainingArguments(
-        output_dir=str(ckpt_dir), num_train_epochs=spec.epochs, max_steps=spec.max_steps or -1,
-        per_device_train_batch_size=spec.batch_size, learning_rate=spec.learning_rate,
-        warmup_steps=spec.warmup if spec.warmup < 1 else int(spec.warmup), weight_decay=spec.weight_decay,
-        gradient_accumulation_steps=spec.gradient_accumulation, max_grad_norm=spec.max_grad_norm,
-        lr_scheduler_type=spec.lr_scheduler, save_strategy=strategy, save_steps=spec.eval_steps or 500,
-        save_total_limit=spec.save_total_limit, logging_steps=spec.logging_steps, seed=seed, data_seed=seed,
-        report_to="none", use_cpu=not on_cuda, remove_unused_columns=False, **_precision(spec.precision, on_cuda),
-    )
+    args = _training_args(spec, ckpt_dir, seed, device, has_eval=False, in_batch=False)
+    args.remove_unused_columns = False  # the collator needs special_tokens_mask / offset_mapping
     evaluator = dev_evaluator(plan.eval_sets, spec.batch_size) if plan.eval_sets else None
     curve: list[dict] = []
 

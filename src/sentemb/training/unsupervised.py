@@ -45,6 +45,21 @@ def _text(sentences: list[str], opts) -> dict[str, list[str]]:
     return {"text": list(sentences)}
 
 
+def _redraw(target: str, source: str, draw: Callable) -> Callable[..., Callable[[dict], dict]]:
+    """A ``make_transform``: column ``target`` becomes ``draw(text, options, sentences, rng)`` of column
+    ``source``, re-drawn at every access from a generator seeded by the run's seed."""
+
+    def make(opts, sentences: list[str], seed: int) -> Callable[[dict], dict]:
+        rng = random.Random(seed)
+
+        def transform(batch: dict) -> dict:
+            return {**batch, target: [draw(t, opts, sentences, rng) for t in batch[source]]}
+
+        return transform
+
+    return make
+
+
 # --- SimCSE ----------------------------------------------------------------------------------------------------
 
 
@@ -76,15 +91,8 @@ class ESimCSEOptions(Options):
     queue_size: int = Field(64, ge=0, description="negatives kept from earlier batches (0: SimCSE + repetition)")
 
 
-def _repeat_transform(opts: ESimCSEOptions, sentences: list[str], seed: int) -> Callable[[dict], dict]:
-    rng = random.Random(seed)
-
-    def transform(batch: dict) -> dict:
-        batch = dict(batch)
-        batch["positive"] = [repeat_units(t, opts.repetition_rate, opts.level, rng) for t in batch["positive"]]
-        return batch
-
-    return transform
+_repeat_transform = _redraw("positive", "positive",
+                            lambda t, opts, _, rng: repeat_units(t, opts.repetition_rate, opts.level, rng))
 
 
 @register_objective(
@@ -109,15 +117,8 @@ class TSDAEOptions(Options):
     decoder: str | None = Field(None, description="a separate decoder model (untied); default: tied to the encoder")
 
 
-def _deletion_transform(opts: TSDAEOptions, sentences: list[str], seed: int) -> Callable[[dict], dict]:
-    rng = random.Random(seed)
-
-    def transform(batch: dict) -> dict:
-        batch = dict(batch)
-        batch["damaged"] = [delete_units(t, opts.deletion_ratio, opts.level, rng) for t in batch["original"]]
-        return batch
-
-    return transform
+_deletion_transform = _redraw("damaged", "original",
+                              lambda t, opts, _, rng: delete_units(t, opts.deletion_ratio, opts.level, rng))
 
 
 @register_objective(
@@ -139,16 +140,8 @@ class CTOptions(Options):
     pos_neg_ratio: int = Field(8, ge=2, description="one identical pair per this many pairs; the rest are random")
 
 
-def _ct_transform(opts: CTOptions, sentences: list[str], seed: int) -> Callable[[dict], dict]:
-    rng = random.Random(seed)
-
-    def transform(batch: dict) -> dict:
-        batch = dict(batch)
-        batch["text2"] = [t if rng.random() < 1 / opts.pos_neg_ratio else sentences[rng.randrange(len(sentences))]
-                          for t in batch["text1"]]
-        return batch
-
-    return transform
+_ct_transform = _redraw("text2", "text1", lambda t, opts, sentences, rng: t if rng.random() < 1 / opts.pos_neg_ratio
+                        else sentences[rng.randrange(len(sentences))])
 
 
 @register_objective(
