@@ -2,7 +2,7 @@
 # Each creates (or reuses) its own virtual environment.
 PYTHON ?= python3
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,demo,wordvec,onnx,serve
+EXTRAS ?= dev,demo,wordvec,onnx,serve,search,milvus,ray
 DEMO_VENV := .venv-demo
 TEST_VENV := .venv-test
 # The demo runs on the real benchmark files when a data directory is found.
