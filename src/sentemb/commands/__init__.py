@@ -8,5 +8,6 @@ from sentemb.commands import (
     distill,  # noqa: F401
     eval,  # noqa: F401
     export,  # noqa: F401
+    serve,  # noqa: F401
     train,  # noqa: F401
 )
