@@ -17,7 +17,12 @@ DEFAULT_COLUMN = "text"
 
 
 def _read_utf8_lines(path: Path) -> list[str]:
-    raw = path.read_bytes()
+    return decode_lines(path.read_bytes(), str(path))
+
+
+def decode_lines(raw: bytes, name: str) -> list[str]:
+    """The lines of UTF-8 ``raw`` bytes as :func:`read_texts` sees them (``\\n`` ends a line; a final newline,
+    ``\\r`` before it and a leading BOM are dropped); ``name`` is the file named in errors."""
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()  # a final newline ends the last line, it does not start a new one
@@ -27,7 +32,7 @@ def _read_utf8_lines(path: Path) -> list[str]:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"not valid UTF-8 ({exc.reason} at byte {exc.start}); re-encode the file as UTF-8",
-                             str(path), i) from None
+                             name, i) from None
         if i == 1:
             text = text.lstrip("\ufeff")
         out.append(text.rstrip("\r"))
@@ -44,19 +49,29 @@ def read_texts(path: str | Path, column: str | None = None) -> list[str]:
         if column:
             raise InputError("--column applies to .jsonl/.csv/.tsv/.parquet, not .txt", str(path))
         return _read_utf8_lines(path)
+    if suffix == ".parquet":
+        return _read_parquet(path, column or DEFAULT_COLUMN)
+    if suffix not in TEXT_FORMATS:
+        raise InputError(f"unsupported input format {suffix!r}; use one of {', '.join(TEXT_FORMATS)}", str(path))
+    return parse_texts(path.read_bytes(), suffix, column, str(path))
+
+
+def parse_texts(raw: bytes, suffix: str, column: str | None, name: str) -> list[str]:
+    """The texts of a .txt/.jsonl/.csv/.tsv file's bytes, as :func:`read_texts` reads them from disk."""
+    lines = decode_lines(raw, name)
+    if suffix == ".txt":
+        return lines
     col = column or DEFAULT_COLUMN
     if suffix == ".jsonl":
-        return _read_jsonl(path, col)
+        return _read_jsonl(lines, name, col)
     if suffix in (".csv", ".tsv"):
-        return _read_delimited(path, col, "," if suffix == ".csv" else "\t")
-    if suffix == ".parquet":
-        return _read_parquet(path, col)
-    raise InputError(f"unsupported input format {suffix!r}; use one of {', '.join(TEXT_FORMATS)}", str(path))
+        return _read_delimited(lines, name, col, "," if suffix == ".csv" else "\t")
+    raise InputError(f"unsupported input format {suffix!r}; use one of {', '.join(TEXT_FORMATS)}", name)
 
 
-def _read_jsonl(path: Path, col: str) -> list[str]:
+def _read_jsonl(lines: list[str], path: str, col: str) -> list[str]:
     texts = []
-    for i, line in enumerate(_read_utf8_lines(path), start=1):
+    for i, line in enumerate(lines, start=1):
         if not line.strip():
             raise InputError("empty line in a .jsonl file (every line must be one JSON object)", str(path), i)
         try:
@@ -71,8 +86,7 @@ def _read_jsonl(path: Path, col: str) -> list[str]:
     return texts
 
 
-def _read_delimited(path: Path, col: str, delimiter: str) -> list[str]:
-    lines = _read_utf8_lines(path)
+def _read_delimited(lines: list[str], path: str, col: str, delimiter: str) -> list[str]:
     csv.field_size_limit(sys.maxsize)
     reader = csv.reader(lines, delimiter=delimiter)
     try:
@@ -111,12 +125,13 @@ def check_not_empty(texts: list[str], path: str | Path, first_line: int = 1) -> 
     """Refuse empty or whitespace-only texts, naming the first offending line and the count."""
     bad = [i for i, t in enumerate(texts) if not t.strip()]
     if bad:
-        raise InputError(
-            f"empty or whitespace-only text ({len(bad)} in all); remove them or pass --allow-empty "
-            "to encode them as given",
-            str(path),
-            bad[0] + first_line,
-        )
+        raise empty_text_error(path, bad[0] + first_line, len(bad))
+
+
+def empty_text_error(path: str | Path, line: int, count: int) -> InputError:
+    """The error for ``count`` empty texts, the first at file line ``line``."""
+    return InputError(f"empty or whitespace-only text ({count} in all); remove them or pass --allow-empty "
+                      "to encode them as given", str(path), line)
 
 
 def first_data_line(path: str | Path) -> int:
