@@ -1,51 +1,32 @@
-"""The ``sentemb`` command line: thin wrappers that parse, call the library, and print."""
+"""The ``sentemb`` command line entry point.
+
+The app, its consoles and shared option types live in :mod:`sentemb.cli_app`; each command module
+in :mod:`sentemb.commands` registers on it. They are re-exported here, so ``from sentemb.cli import app``
+keeps working.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Annotated
 
-import typer
-from rich.console import Console
-from typer.core import TyperGroup
-
-from sentemb.errors import SentembError
-
-console = Console(stderr=True)
-out = Console()
-
-
-class _Commands(TyperGroup):
-    """Prints a user error as one line (exit code 2) instead of a traceback."""
-
-    def invoke(self, ctx):
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # per-weight loading bars; our own progress stays
-        try:
-            return super().invoke(ctx)
-        except SentembError as exc:
-            console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-
-app = typer.Typer(
-    cls=_Commands,
-    help="Sentence embeddings for Chinese and English: encode, evaluate, train, distil, export, serve.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+from sentemb.cli_app import (
+    DataDirOpt,
+    DeviceOpt,
+    MaxLenOpt,
+    ModelOpt,
+    PoolingOpt,
+    ThreadsOpt,
+    app,
+    console,
+    errors,
+    out,
 )
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model folder, hub id or alias (minilm-offline).")]
-PoolingOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="Pooling: cls, mean, max, first-last-avg, pooler, weighted-mean, last-token (default: the model's own)."
-    ),
-]
-DeviceOpt = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1, mps (default: best available).")]
-MaxLenOpt = Annotated[int | None, typer.Option(help="Token limit; longer texts are truncated (and counted).")]
+# isort: split
+import sentemb.commands  # noqa: F401  (registers the commands; after the app is bound here)
+
+__all__ = ["app", "console", "errors", "out", "main", "ModelOpt", "PoolingOpt", "DeviceOpt", "MaxLenOpt",
+           "DataDirOpt", "ThreadsOpt"]
 
 
 def main() -> None:
@@ -53,8 +34,6 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()
 
-
-import sentemb.commands  # noqa: E402,F401  (registers the commands)
 
 if __name__ == "__main__":
     main()

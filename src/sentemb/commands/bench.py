@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sentemb.cli import DeviceOpt, app, console, out
+from sentemb.cli_app import DeviceOpt, app, console, out
 from sentemb.errors import SentembError
 
 

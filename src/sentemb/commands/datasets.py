@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sentemb.cli import app, console, out
+from sentemb.cli_app import app, console, out
 
 
 @app.command()

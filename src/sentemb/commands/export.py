@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sentemb.cli import MaxLenOpt, PoolingOpt, app, console, out
+from sentemb.cli_app import MaxLenOpt, PoolingOpt, app, console, out
 
 
 @app.command()

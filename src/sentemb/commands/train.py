@@ -9,11 +9,31 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
-from sentemb.cli import app, console, out
+from sentemb.cli_app import ThreadsOpt, app, console, out
 
 
-@app.command()
+def objectives_help() -> str:
+    """The registered objectives, supervised and unsupervised, as help text (read from the registry)."""
+    from sentemb.training.objectives import OBJECTIVES
+
+    supervised = [n for n, o in OBJECTIVES.items() if o.format != "sentences"]
+    unsupervised = [n for n, o in OBJECTIVES.items() if o.format == "sentences"]
+    return (f"Supervised objectives (labelled pairs or triplets): {', '.join(supervised)}.\n\n"
+            f"Unsupervised objectives (plain sentences): {', '.join(unsupervised)}.")
+
+
+class _TrainCommand(TyperCommand):
+    """Fills the objective list into the help when it is shown (the registry is not imported otherwise)."""
+
+    def format_help(self, ctx, formatter):
+        if "{objectives}" in (self.help or ""):
+            self.help = self.help.replace("{objectives}", objectives_help())
+        return super().format_help(ctx, formatter)
+
+
+@app.command(cls=_TrainCommand)
 def train(
     config: Annotated[Path, typer.Argument(help="Training config (YAML); see configs/ for ready ones.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output folder: the trained model "
@@ -22,20 +42,24 @@ def train(
                                               "checkpoint.")] = False,
     data_dir: Annotated[str | None, typer.Option(help="Benchmark data folder (default: the config's data_dir, "
                                                       "then $SENTEMB_DATA).")] = None,
+    threads: ThreadsOpt = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config value: KEY=VALUE, dotted "
                                                    "for nesting (epochs=2, datasets.0.objective=cosine-mse).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the run summary here.")] = None,
 ):
     """Fine-tune a sentence-embedding model as a config describes (objectives, data, stages, evaluation).
 
-    Objectives: softmax, cosine-mse, cosent, angle, mnrl, triplet, contrastive, online-contrastive.
+    {objectives}
+
     Several processes: torchrun --nproc_per_node N $(which sentemb) train CONFIG -o OUT.
     """
     import json
 
     from sentemb.atomic import write_text
+    from sentemb.runtime import limit_threads
     from sentemb.training import train_from_file
 
+    limit_threads(threads)
     command = "sentemb " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
     with contextlib.redirect_stdout(sys.stderr):  # the trainer's progress logs; stdout keeps the result tables
         summary = train_from_file(config, output, resume=resume, data_dir=data_dir, overrides=set_ or [],

@@ -5,16 +5,9 @@
 ``sentemb.evaluation.report`` renders as markdown, CSV, JSON and a PNG chart.
 """
 
-from sentemb.evaluation.sts import bootstrap_samples, paired_difference, pearson, percentile_ci, spearman
-from sentemb.evaluation.suite import (
-    Average,
-    Comparison,
-    EvalReport,
-    EvalResult,
-    evaluate,
-    load_datasets,
-    run_evaluation,
-)
+from typing import TYPE_CHECKING
+
+from sentemb.lazy import lazy_exports
 
 __all__ = [
     "Average",
@@ -30,3 +23,22 @@ __all__ = [
     "run_evaluation",
     "spearman",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    **dict.fromkeys(["bootstrap_samples", "paired_difference", "pearson", "percentile_ci", "spearman"],
+                    "sentemb.evaluation.sts"),
+    **dict.fromkeys(["Average", "Comparison", "EvalReport", "EvalResult", "evaluate", "load_datasets",
+                     "run_evaluation"], "sentemb.evaluation.suite"),
+})
+
+if TYPE_CHECKING:
+    from sentemb.evaluation.sts import bootstrap_samples, paired_difference, pearson, percentile_ci, spearman
+    from sentemb.evaluation.suite import (
+        Average,
+        Comparison,
+        EvalReport,
+        EvalResult,
+        evaluate,
+        load_datasets,
+        run_evaluation,
+    )

@@ -5,9 +5,26 @@
 >>> sentemb.load("out/minilm-int8").encode(["a sentence"])  # doctest: +SKIP
 """
 
-from sentemb.export.backend import OnnxEncoder, load_onnx
-from sentemb.export.manifest import MANIFEST, is_onnx_folder, read_manifest
-from sentemb.export.onnx import FORMATS, QUANTIZATIONS, ExportResult, export_onnx
+from typing import TYPE_CHECKING
+
+from sentemb.lazy import lazy_exports
 
 __all__ = ["export_onnx", "ExportResult", "OnnxEncoder", "load_onnx", "is_onnx_folder", "read_manifest",
            "MANIFEST", "FORMATS", "QUANTIZATIONS"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "OnnxEncoder": "sentemb.export.backend",
+    "load_onnx": "sentemb.export.backend",
+    "MANIFEST": "sentemb.export.manifest",
+    "is_onnx_folder": "sentemb.export.manifest",
+    "read_manifest": "sentemb.export.manifest",
+    "FORMATS": "sentemb.export.onnx",
+    "QUANTIZATIONS": "sentemb.export.onnx",
+    "ExportResult": "sentemb.export.onnx",
+    "export_onnx": "sentemb.export.onnx",
+})
+
+if TYPE_CHECKING:
+    from sentemb.export.backend import OnnxEncoder, load_onnx
+    from sentemb.export.manifest import MANIFEST, is_onnx_folder, read_manifest
+    from sentemb.export.onnx import FORMATS, QUANTIZATIONS, ExportResult, export_onnx

@@ -1,6 +1,18 @@
-"""Models: loading and saving, pooling strategies."""
+"""Models: loading and saving, pooling strategies (imported on first use)."""
 
-from sentemb.models.loading import load, resolve_model_path, save
-from sentemb.models.pooling import POOLINGS
+from typing import TYPE_CHECKING
+
+from sentemb.lazy import lazy_exports
 
 __all__ = ["load", "save", "resolve_model_path", "POOLINGS"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "load": "sentemb.models.loading",
+    "save": "sentemb.models.loading",
+    "resolve_model_path": "sentemb.models.loading",
+    "POOLINGS": "sentemb.models.pooling",
+})
+
+if TYPE_CHECKING:
+    from sentemb.models.loading import load, resolve_model_path, save
+    from sentemb.models.pooling import POOLINGS
