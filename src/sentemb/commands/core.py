@@ -7,15 +7,18 @@ from typing import Annotated
 
 import typer
 
-from sentemb.cli import DeviceOpt, MaxLenOpt, ModelOpt, PoolingOpt, app, console, out
+from sentemb.cli_app import DeviceOpt, MaxLenOpt, ModelOpt, PoolingOpt, app, console, out
 from sentemb.errors import SentembError
 
 
 @app.command()
 def encode(
-    input: Annotated[Path, typer.Argument(help="Texts: .txt (one per line), .jsonl, .csv, .tsv or .parquet.")],
-    model: ModelOpt,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Vectors: .npy, .parquet (text + vector) or .jsonl.")],
+    input: Annotated[Path | None, typer.Argument(help="Texts: .txt (one per line), .jsonl, .csv, .tsv or .parquet "
+                                                 "(with --engine ray also s3://, gs://, hdfs://... URIs).")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model folder, hub id, alias (minilm-offline) "
+                                              "or exported ONNX folder.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Vectors: .npy, .parquet (text + vector), "
+                                                ".jsonl, or a folder (no suffix): sharded and resumable.")] = None,
     column: Annotated[str | None, typer.Option(help="Text column/field of .jsonl/.csv/.tsv/.parquet (default: text).")] = None,
     pooling: PoolingOpt = None,
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
@@ -23,8 +26,43 @@ def encode(
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise the vectors.")] = False,
     max_seq_length: MaxLenOpt = None,
     allow_empty: Annotated[bool, typer.Option(help="Encode empty/whitespace-only texts as given instead of refusing.")] = False,
+    shard_rows: Annotated[int | None, typer.Option(help="Folder output: rows per shard (default 100000, or the "
+                                                   "folder's own on resume).", rich_help_panel="Folder output")] = None,
+    store: Annotated[str, typer.Option(help="Folder output: keep each text (text), its hash (hash) or nothing (none).",
+                                       rich_help_panel="Folder output")] = "text",
+    engine: Annotated[str, typer.Option(help="Folder output: local (this process) or ray (a Ray cluster).",
+                                        rich_help_panel="Folder output")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster: auto, ray://host:10001 or host:6379 (default: "
+                                                "$RAY_ADDRESS, else a local cluster).", rich_help_panel="Folder output")] = None,
+    num_workers: Annotated[int, typer.Option(help="Ray: encoder actors (each loads the model once).",
+                                             rich_help_panel="Folder output")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option(help="Ray: GPUs per actor (0: CPU).",
+                                                   rich_help_panel="Folder output")] = 0.0,
+    verify: Annotated[Path | None, typer.Option(help="Check an encoded folder (every row once, finite vectors, "
+                                                "counts as in the manifest) instead of encoding.")] = None,
 ):
-    """Encode a file of texts; output row i is the vector of input row i."""
+    """Encode a file of texts; output row i is the vector of input row i.
+
+    With a folder as output, the input is split into shards of --shard-rows rows, each written as a parquet
+    file and recorded in manifest.json: a re-run after a crash skips the finished shards.
+    """
+    from sentemb.scale import ENGINES, TEXT_MODES
+
+    if verify is not None:
+        return _verify_encoded(verify)
+    if input is None or model is None or output is None:
+        raise SentembError("give INPUT, -m MODEL and -o OUTPUT (or --verify FOLDER)")
+    if output.suffix == "" or output.is_dir():
+        if engine not in ENGINES:
+            raise SentembError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+        if store not in TEXT_MODES:
+            raise SentembError(f"unknown --store {store!r}; use one of {', '.join(TEXT_MODES)}")
+        return _encode_to_folder(input, model, output, column=column, pooling=pooling, normalize=normalize,
+                                 max_seq_length=max_seq_length, text_mode=store, shard_rows=shard_rows,
+                                 allow_empty=allow_empty, batch_size=batch_size, engine=engine, device=device,
+                                 address=address, num_workers=num_workers, gpus_per_worker=gpus_per_worker)
+    if engine != "local" or shard_rows is not None or address is not None:
+        raise SentembError("--engine, --shard-rows and --address apply to a folder output (-o without a suffix)")
     from sentemb.encode import encode_file
     from sentemb.models import load
 
@@ -34,6 +72,33 @@ def encode(
     console.print(f"[green]encoded {s.rows} texts[/green] -> {s.output} (dim {s.dim})")
     if s.truncated:
         console.print(f"[yellow]{s.truncated} text(s) longer than {s.max_seq_length} tokens were truncated[/yellow]")
+
+
+def _encode_to_folder(input: Path, model: str, output: Path, *, engine: str, device: str | None, address: str | None,
+                      num_workers: int, gpus_per_worker: float, **request) -> None:
+    from sentemb.scale import EncodeRequest, encode_to_dir
+
+    req = EncodeRequest(model=model, input=str(input), **request)
+    s = encode_to_dir(req, output, engine, device=device, address=address, num_workers=num_workers,
+                      gpus_per_worker=gpus_per_worker)
+    console.print(f"[green]encoded {s.encoded} shard(s)[/green], {s.skipped} already done, "
+                  f"{s.shards} in all: {s.rows} texts -> {s.out_dir} "
+                  f"(dim {s.dim}, {s.engine} engine, {s.seconds:.1f}s)")
+    for reason in s.re_encoded:
+        console.print(f"[yellow]re-encoded {reason}[/yellow]", highlight=False)
+    if s.truncated:
+        console.print(f"[yellow]{s.truncated} text(s) were truncated at the model's token limit[/yellow]")
+
+
+def _verify_encoded(folder: Path) -> None:
+    from sentemb.scale import verify_encoded
+
+    r = verify_encoded(folder)
+    if not r.ok:
+        shown = "; ".join(r.problems[:10]) + (f"; and {len(r.problems) - 10} more" if len(r.problems) > 10 else "")
+        raise SentembError(f"{folder}: {len(r.problems)} problem(s): {shown}")
+    out.print(f"{folder}: OK: {r.rows} rows in {r.shards} shard(s), each row exactly once, "
+              f"finite {r.dim}-dim vectors; input {r.input_status}", highlight=False)
 
 
 @app.command()
@@ -93,8 +158,7 @@ def run(
 @app.command()
 def stages():
     """List the registered pipeline stages."""
-    from sentemb.pipeline import STAGES, _load_stages
+    from sentemb.stage_registry import load_stages
 
-    _load_stages()
-    for name, st in sorted(STAGES.items()):
+    for name, st in sorted(load_stages().items()):
         out.print(f"{name:12s} {st.doc}")
