@@ -21,6 +21,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Transformer
 
 from sentemb.errors import SentembError
+from sentemb.models.assembly import tag
 
 
 def even_layers(total: int, n: int) -> list[int]:
@@ -127,6 +128,30 @@ def reduce_layers(teacher: SentenceTransformer, keep: list[int]) -> SentenceTran
     owner = transformer.auto_model.get_submodule(parent) if parent else transformer.auto_model
     setattr(owner, attr, torch.nn.ModuleList(kept))
     transformer.auto_model.config.num_hidden_layers = len(kept)
+    return _refit_layer_pooling(student)
+
+
+def _refit_layer_pooling(student: SentenceTransformer) -> SentenceTransformer:
+    """A first-last-avg pooling is built again for the student's own layer count (its first and last layer)."""
+    from sentence_transformers.sentence_transformer.modules import WeightedLayerPooling
+
+    from sentemb.models.pooling import first_last_layers
+
+    modules = list(student)
+    found = [i for i, m in enumerate(modules) if isinstance(m, WeightedLayerPooling)]
+    if not found:
+        return student
+    for i in found:
+        old = modules[i]
+        total = student[0].auto_model.config.num_hidden_layers
+        weights = old.layer_weights.detach()
+        fixed = old.layer_start == 1 and len(weights) > 0 and float(weights[0]) == 1.0 and float(weights[-1]) == 1.0 \
+            and float(weights.sum()) == (1.0 if len(weights) == 1 else 2.0)
+        if not fixed:
+            raise SentembError("the teacher's pooling mixes layers with learned weights (a WeightedLayerPooling that "
+                               "is not first-last-avg); a layer-reduced student cannot keep it. Distil into another "
+                               f"model with --student MODEL instead (the student has {total} layers)")
+        student[i] = first_last_layers(student[0]).to(student.device)
     return student
 
 
@@ -139,7 +164,7 @@ def fit_student(student: SentenceTransformer, teacher: SentenceTransformer) -> t
     if s_dim is None or t_dim is None:
         raise SentembError("cannot tell the vector size of the student or the teacher")
     if s_dim != t_dim:
-        modules.append(Dense(s_dim, t_dim, bias=True, activation_function=torch.nn.Identity()))
+        modules.append(tag(Dense(s_dim, t_dim, bias=True, activation_function=torch.nn.Identity()), "projection"))
         added = True
     if any(isinstance(m, Normalize) for m in teacher):
         modules.append(Normalize())

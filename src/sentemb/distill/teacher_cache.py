@@ -1,9 +1,11 @@
 """The teacher's vectors of the corpus, encoded once and kept in sentemb's embedding cache.
 
-The cache (``sentemb.evaluation.cache``) is keyed by the teacher's identity (its resolved folder and
-the size and time of each of its files), its token limit, and each text's hash: a rerun on the same
-corpus encodes nothing, and a corpus that grows encodes only its new sentences. A teacher that cannot
-be identified on disk (an in-memory model, a hub id not downloaded) is encoded every time.
+The cache (``sentemb.evaluation.cache``, through the same ``ModelEncoder`` evaluation uses) is keyed by
+the teacher's identity under the cache's rules (its files or hub revision, its effective pooling and token
+limit, the library versions, the cache format) and each text's hash: a rerun on the same corpus encodes
+nothing, a corpus that grows encodes only its new sentences, and a run killed midway keeps the chunks it
+finished. A teacher that cannot be identified on disk (an in-memory model, a hub id not downloaded) is
+encoded every time.
 """
 
 from __future__ import annotations
@@ -32,25 +34,33 @@ def corpus_hash(texts: list[str]) -> str:
     return h.hexdigest()
 
 
+def float32_rows(vectors: np.ndarray):
+    """The (n, dim) vectors as an Arrow column of float32 rows (a training dataset's label column):
+    4 bytes a value, where Python lists would be stored as float64."""
+    import pyarrow as pa
+
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(v.reshape(-1), pa.float32()), v.shape[1])
+
+
 def teacher_vectors(teacher, teacher_name: str, texts: list[str], max_seq_length: int | None = None,
                     use_cache: bool = True, batch_size: int = 64, show_progress: bool = False) -> TeacherVectors:
-    """Vectors of ``texts`` from ``teacher`` (loaded from ``teacher_name``), from the cache where present."""
+    """Vectors of ``texts`` from ``teacher`` (loaded from ``teacher_name`` with ``max_seq_length``), as a
+    float32 array, from the cache where present; new vectors reach the cache chunk by chunk."""
     import time
 
-    from sentemb.evaluation.cache import EmbeddingCache, model_identity
+    from sentemb.evaluation.encoder import ModelEncoder
 
     t0 = time.perf_counter()
-    ident = model_identity(teacher_name, None, None, max_seq_length) if use_cache else None
-    cache = EmbeddingCache(*ident) if ident else None
-    vectors, missing = cache.lookup(texts) if cache is not None else (None, list(range(len(texts))))
-    if missing:
-        todo = [texts[i] for i in missing]
-        fresh = teacher.encode(todo, batch_size=batch_size, convert_to_numpy=True,
-                               show_progress_bar=show_progress).astype(np.float32)
-        if vectors is None:
-            vectors = np.zeros((len(texts), fresh.shape[1]), dtype=np.float32)
-        vectors[missing] = fresh
-        if cache is not None:
-            cache.add(todo, fresh)
-    return TeacherVectors(vectors, len(missing), len(texts) - len(missing), str(cache.dir) if cache is not None else None,
+    enc = ModelEncoder(teacher, max_seq_length=max_seq_length, batch_size=batch_size, use_cache=use_cache,
+                       identity=teacher_name)
+    if show_progress:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as progress:
+            vectors = enc.encode(texts, progress, "teacher vectors")
+    else:
+        vectors = enc.encode(texts)
+    cache_dir = str(enc.cache.dir) if enc.cache is not None else None
+    return TeacherVectors(np.asarray(vectors, dtype=np.float32), enc.encoded, enc.from_cache, cache_dir,
                           round(time.perf_counter() - t0, 1))

@@ -2,16 +2,24 @@
 
 Layout: ``<root>/embeddings/<model key>/`` holds ``model.json`` (what the key was computed from) and
 shards ``<uuid>.npz``, each with ``keys`` (16-byte BLAKE2b digests of the UTF-8 texts, as an (n, 16)
-uint8 array) and ``vectors`` (float32). Every run that encodes new texts adds one shard (written
-atomically, so concurrent runs cannot corrupt each other); many shards are merged into one.
+uint8 array) and ``vectors`` (float32). Encoding adds a shard per chunk as it goes (written atomically,
+so a run killed midway keeps what it encoded and concurrent runs cannot corrupt each other); when there
+are many shards, all but the largest are merged into one.
 
 The root is ``$SENTEMB_CACHE``, else ``$XDG_CACHE_HOME/sentemb``, else ``~/.cache/sentemb``.
 
-The model key hashes: the resolved model folder's path and, for each of its files, relative path, size
-and modification time (a hub id is looked up in the local Hugging Face cache, whose snapshot folder
-names the revision); plus the pooling, normalisation and token limit asked for, the sentemb version
-and the cache format. A model that cannot be identified (an in-memory model, a hub id not downloaded
-yet) is not cached.
+The model key hashes everything the vectors depend on:
+
+* the model's files: the resolved folder's path and, for each file, relative path, size and modification
+  time; a hub id is looked up in the local Hugging Face cache and keyed by the resolved revision (the
+  commit hash of the snapshot it loads), not by the bare id;
+* the effective assembly, not the options as typed: the pooling the model ends up with (an explicit
+  ``pooling="mean"`` on a model whose own pooling is mean is the same entry), normalisation and token limit;
+* the installed versions of sentemb, sentence-transformers, transformers, torch and onnxruntime;
+* :data:`CACHE_FORMAT`, which is bumped whenever the code that assembles models or pools vectors changes
+  what a model outputs, so every older entry stops matching.
+
+A model that cannot be identified (an in-memory model, a hub id not downloaded yet) is not cached.
 """
 
 from __future__ import annotations
@@ -26,7 +34,10 @@ import numpy as np
 
 from sentemb.atomic import atomic_path, write_text
 
-CACHE_FORMAT = 1
+#: bump when model assembly or pooling code changes the vectors a model gives (invalidates every entry)
+CACHE_FORMAT = 2
+#: the packages whose versions are part of every key (missing ones are recorded as absent)
+KEY_PACKAGES = ("sentemb", "sentence-transformers", "transformers", "torch", "onnxruntime")
 CACHE_ENV = "SENTEMB_CACHE"
 _MERGE_AT = 8  # merge the shards of a model once there are this many
 
@@ -39,25 +50,40 @@ def cache_root() -> Path:
     return (Path(base).expanduser() if base else Path.home() / ".cache") / "sentemb"
 
 
-def _local_folder(name: str) -> Path | None:
-    """The folder a model name loads from: a local folder, an alias's folder, or a downloaded hub snapshot."""
+def _local_folder(name: str) -> tuple[Path, str | None] | None:
+    """(folder, hub revision) a model name loads from: a local folder or an alias's folder (revision None),
+    or a downloaded hub snapshot with the commit hash it resolves to; None when not on disk."""
     from sentemb.models.loading import resolve_model_path
 
     path = Path(resolve_model_path(name)).expanduser()
     if path.is_dir():
-        return path.resolve()
+        return path.resolve(), None
     if path.exists() or len(str(name).split("/")) > 2:
         return None
     try:
         from huggingface_hub import try_to_load_from_cache
 
         for probe in ("modules.json", "config.json"):
-            hit = try_to_load_from_cache(str(name), probe)
+            hit = try_to_load_from_cache(str(name), probe)  # follows refs/main to a commit, offline
             if isinstance(hit, str):
-                return Path(hit).parent  # .../snapshots/<revision>
+                snapshot = Path(hit).parent  # .../snapshots/<commit hash>
+                return snapshot, snapshot.name
     except Exception:  # a malformed id or an unreadable cache: just do not cache
         return None
     return None
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of :data:`KEY_PACKAGES` (None for one that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for pkg in KEY_PACKAGES:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
 
 
 def _folder_files(folder: Path) -> list[list]:
@@ -71,6 +97,29 @@ def _folder_files(folder: Path) -> list[list]:
     return files
 
 
+def _own_max_seq_length(folder: Path) -> int | None:
+    try:
+        value = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8")).get("max_seq_length")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
+
+
+def effective_options(folder: Path, pooling: str | None, normalize: bool | None,
+                      max_seq_length: int | None) -> dict:
+    """The pooling / normalisation / token limit a load of ``folder`` ends up with, independent of whether
+    they were asked for explicitly or are the model's own (``own`` where it cannot be told from the files)."""
+    from sentemb.models.assembly import folder_normalizes, folder_pooling
+
+    own_pooling = folder_pooling(folder)
+    own_length = _own_max_seq_length(folder)
+    return {
+        "pooling": pooling or own_pooling or "own",
+        "normalize": folder_normalizes(folder) if normalize is None else bool(normalize),
+        "max_seq_length": max_seq_length or own_length or "own",
+    }
+
+
 def model_identity(name, pooling: str | None = None, normalize: bool | None = None,
                    max_seq_length: int | None = None) -> tuple[str, dict] | None:
     """(key, description) identifying what ``sentemb.load(name, pooling, normalize, max_seq_length)`` returns.
@@ -79,15 +128,14 @@ def model_identity(name, pooling: str | None = None, normalize: bool | None = No
     """
     if not isinstance(name, (str, os.PathLike)):
         return None
-    folder = _local_folder(str(name))
-    if folder is None:
+    found = _local_folder(str(name))
+    if found is None:
         return None
-    from sentemb import __version__
-
-    desc = {"format": CACHE_FORMAT, "sentemb": __version__, "model": str(name), "folder": str(folder),
-            "pooling": pooling, "normalize": normalize, "max_seq_length": max_seq_length}
-    payload = json.dumps({**desc, "files": _folder_files(folder)}, sort_keys=True)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32], desc
+    folder, revision = found
+    key_desc = {"format": CACHE_FORMAT, "versions": package_versions(), "folder": str(folder),
+                "revision": revision, **effective_options(folder, pooling, normalize, max_seq_length)}
+    payload = json.dumps({**key_desc, "files": _folder_files(folder)}, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32], {"model": str(name), **key_desc}
 
 
 def text_key(text: str) -> bytes:
@@ -143,7 +191,7 @@ class EmbeddingCache:
         return out, missing
 
     def add(self, texts: list[str], vectors: np.ndarray) -> None:
-        """Store new vectors (one new shard); merges the shards when there are many."""
+        """Store new vectors (one new shard, written atomically); merges small shards when there are many."""
         if not texts:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -153,8 +201,9 @@ class EmbeddingCache:
         self._write(self.dir / f"{uuid.uuid4().hex}.npz", keys, np.asarray(vectors, dtype=np.float32))
         self._index = None
         shards = self._shard_files()
-        if len(shards) >= _MERGE_AT:
-            self._merge(shards)
+        if len(shards) >= _MERGE_AT:  # all but the largest: a long run's chunks do not rewrite everything each time
+            largest = max(shards, key=lambda f: f.stat().st_size if f.exists() else 0)
+            self._merge([f for f in shards if f != largest])
 
     @staticmethod
     def _write(path: Path, keys: np.ndarray, vectors: np.ndarray) -> None:

@@ -2,7 +2,8 @@
 
 The model is loaded only when some text is not in the cache, so re-running a benchmark on cached
 texts never loads it. Any model ``sentemb.load`` accepts works (folder, hub id, alias), as does an
-already loaded ``SentenceTransformer`` (not cached: it has no identity on disk).
+already loaded ``SentenceTransformer`` (not cached: it has no identity on disk, unless ``identity`` names
+the folder or hub id it was loaded from with the same options). Vectors reach the cache chunk by chunk.
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ class ModelEncoder:
 
     def __init__(self, model, pooling: str | None = None, normalize: bool | None = None,
                  max_seq_length: int | None = None, device: str | None = None, batch_size: int = 32,
-                 use_cache: bool = True, cache_root: str | Path | None = None):
-        self.name = model if isinstance(model, (str, os.PathLike)) else None
-        if self.name is None and (pooling is not None or normalize is not None or max_seq_length is not None):
+                 use_cache: bool = True, cache_root: str | Path | None = None,
+                 identity: str | os.PathLike | None = None):
+        loaded = not isinstance(model, (str, os.PathLike))
+        self.name = identity if loaded and identity is not None else (None if loaded else model)
+        if loaded and identity is None and (pooling is not None or normalize is not None
+                                            or max_seq_length is not None):
             raise SentembError("pooling / normalize / max_seq_length apply to a model name or folder, "
                                "not to an already loaded model")
         if batch_size < 1:
             raise SentembError(f"batch size must be positive, got {batch_size}")
-        self._model = None if self.name is not None else model
+        self._model = model if loaded else None
         self.pooling, self.normalize, self.max_seq_length = pooling, normalize, max_seq_length
         self.device, self.batch_size = device, batch_size
         self.use_cache, self.cache_root = use_cache, cache_root
@@ -69,11 +73,10 @@ class ModelEncoder:
         if vectors is None:
             vectors = np.zeros((len(texts), new.shape[1]), dtype=np.float32)
         vectors[missing] = new
-        if self.cache is not None:
-            self.cache.add(todo, new)
         return vectors
 
     def _run_model(self, texts: list[str], progress, description: str) -> np.ndarray:
+        """Encode in chunks; each chunk goes into the cache as soon as it is done (a killed run keeps it)."""
         model = self.model
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch
         task = progress.add_task(description, total=len(texts)) if progress is not None else None
@@ -87,6 +90,8 @@ class ModelEncoder:
             if out is None:
                 out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
             out[idx] = vecs
+            if self.cache is not None:
+                self.cache.add([texts[i] for i in idx], vecs)
             self.encoded += len(idx)
             if task is not None:
                 progress.advance(task, len(idx))

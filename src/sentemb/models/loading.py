@@ -17,7 +17,9 @@ from sentence_transformers.util.file_io import is_sentence_transformer_model
 
 from sentemb.atomic import atomic_path
 from sentemb.errors import SentembError
-from sentemb.models.pooling import POOLINGS, is_pooling_module, pooling_modules
+from sentemb.models.assembly import apply_assembly, freeze_fixed_pooling, pooling_span, tag, write_assembly
+from sentemb.models.assembly import pooling_name as assembly_pooling_name
+from sentemb.models.pooling import POOLINGS, pooling_modules
 
 DEFAULT_POOLING = "mean"
 
@@ -92,15 +94,17 @@ def load(
 
         model = SentenceTransformer._load_with_module_classes(path, trusted_module_classes(), device=device,
                                                               trust_remote_code=trust_remote_code)
+        apply_assembly(model, path if Path(path).is_dir() else _hub_snapshot(path))
+        freeze_fixed_pooling(model)
         if pooling is not None:
-            model = _replace_pooling(model, pooling, device)
+            model = _replace_pooling(model, pooling, device, str(name_or_path))
     else:
         kwargs = {"model_kwargs": {"trust_remote_code": True}} if trust_remote_code else {}
-        transformer = Transformer(path, **kwargs)
+        transformer = tag(Transformer(path, **kwargs), "transformer")
         modules = [transformer, *pooling_modules(pooling or DEFAULT_POOLING, transformer)]
         model = SentenceTransformer(modules=modules, device=device)
     if normalize is True and not any(isinstance(m, Normalize) for m in model):
-        model = SentenceTransformer(modules=[*model, Normalize()], device=device)
+        model = SentenceTransformer(modules=[*model, tag(Normalize(), "normalize")], device=device)
     elif normalize is False and any(isinstance(m, Normalize) for m in model):
         model = SentenceTransformer(modules=[m for m in model if not isinstance(m, Normalize)], device=device)
     if max_seq_length is not None:
@@ -110,42 +114,57 @@ def load(
     return model
 
 
-def _replace_pooling(model: SentenceTransformer, pooling: str, device: str | None) -> SentenceTransformer:
+def _hub_snapshot(name: str) -> str | None:
+    """The local snapshot folder of a hub model (where ``sentemb.json`` would be), or None."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        hit = try_to_load_from_cache(name, "modules.json")
+    except Exception:  # a malformed id or an unreadable cache
+        return None
+    return str(Path(hit).parent) if isinstance(hit, str) else None
+
+
+def _replace_pooling(model, pooling: str, device: str | None, name: str):
+    """The model with another pooling; refused when a head after the pooling was fitted on the old one."""
+    from sentence_transformers import SentenceTransformer
+
+    from sentemb.models.assembly import roles
+
     modules = list(model)
     transformer = modules[0]
     if not isinstance(transformer, Transformer):
         raise SentembError(f"cannot change pooling: the model's first module is {type(transformer).__name__}")
-    found = [i for i, m in enumerate(modules) if is_pooling_module(m)]
-    if not found:
+    span = pooling_span(model)
+    if span is None:
         raise SentembError("cannot change pooling: the model has no pooling module")
-    start, end = found[0], found[-1] + 1
+    current = pooling_name(model)
+    if pooling == current:
+        return model  # already assembled this way: keep the saved modules as they are
+    start, end = span
+    heads = [(r, type(m).__name__) for m, r in zip(modules[end:], roles(model)[end:]) if r != "normalize"]
+    if heads:
+        role, kind = heads[0]
+        what = {"whitening": "whitening", "projection": "projection"}.get(role, f"{kind} layer")
+        raise SentembError(
+            f"cannot load {name} with pooling {pooling!r}: its {what} after the {current!r} pooling was fitted "
+            f"on {current} vectors and would be left stale; load it without a pooling override, or choose the "
+            "pooling on the model it was built from")
     new = modules[:start] + pooling_modules(pooling, transformer) + modules[end:]
     return SentenceTransformer(modules=new, device=device)
 
 
-def save(model: SentenceTransformer, path: str | os.PathLike) -> Path:
-    """Save in the standard sentence-transformers layout (safetensors), atomically."""
+def save(model, path: str | os.PathLike) -> Path:
+    """Save in the standard sentence-transformers layout (safetensors) with ``sentemb.json``, atomically."""
     with atomic_path(path) as tmp:
         model.save(str(tmp), safe_serialization=True)
+        write_assembly(model, tmp)
     return Path(path)
 
 
-def pooling_name(model: SentenceTransformer) -> str:
-    """The sentemb name of the model's pooling, for reports and model cards."""
-    from sentence_transformers.sentence_transformer.modules import Dense, Pooling, WeightedLayerPooling
-
-    from sentemb.models.pooling import STOCK_POOLINGS
-
-    modules = list(model)
-    for i, m in enumerate(modules):
-        if isinstance(m, WeightedLayerPooling):
-            return "first-last-avg"
-        if isinstance(m, Pooling):
-            mode = m.pooling_mode if isinstance(m.pooling_mode, str) else "+".join(m.pooling_mode)
-            if mode == "cls" and i + 1 < len(modules) and isinstance(modules[i + 1], Dense):
-                return "pooler"
-            return {v: k for k, v in STOCK_POOLINGS.items()}.get(mode, mode)
-    return "unknown"
+def pooling_name(model) -> str:
+    """The sentemb name of the model's pooling, for reports and model cards (see ``models.assembly``)."""
+    return assembly_pooling_name(model)
 
 
 def default_device() -> str:

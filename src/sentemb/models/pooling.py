@@ -7,6 +7,7 @@ install without ``trust_remote_code`` (which sentence-transformers 6 demands for
 * ``first-last-avg``: mean over tokens of (hidden state of transformer layer 1 + last layer) / 2
   (the "first-last-avg" of BERT-flow / BERT-whitening), expressed as a stock ``WeightedLayerPooling``
   whose layer weights are 1 for the first and last transformer layers and 0 elsewhere, then mean pooling;
+  the weights are frozen (``requires_grad=False``), so training never turns them into a learned mix;
 * ``pooler``: BERT's pooler output (CLS through dense + tanh), expressed with stock modules:
   ``Pooling("cls")`` followed by a ``Dense`` with tanh initialised from the model's pooler weights,
   so it loads in any sentence-transformers install.
@@ -18,6 +19,7 @@ import torch
 from sentence_transformers.sentence_transformer.modules import Dense, Pooling, Transformer, WeightedLayerPooling
 
 from sentemb.errors import SentembError, unknown_name
+from sentemb.models.assembly import tag
 
 #: name -> sentence-transformers ``pooling_mode`` for the stock strategies
 STOCK_POOLINGS = {
@@ -44,8 +46,9 @@ def first_last_layers(transformer: Transformer) -> WeightedLayerPooling:
     n_layers = transformer.auto_model.config.num_hidden_layers
     weights = torch.zeros(n_layers, dtype=torch.float)
     weights[0] = weights[-1] = 1.0  # hidden_states[1] is layer 1; hidden_states[0] the embeddings
-    return WeightedLayerPooling(transformer.get_embedding_dimension(), num_hidden_layers=n_layers, layer_start=1,
-                                layer_weights=torch.nn.Parameter(weights))
+    # a fixed choice of layers, not a learned mix: no gradient, so training and weight decay leave it alone
+    return tag(WeightedLayerPooling(transformer.get_embedding_dimension(), num_hidden_layers=n_layers, layer_start=1,
+                                    layer_weights=torch.nn.Parameter(weights, requires_grad=False)), "pooling")
 
 
 def pooler_dense(transformer: Transformer) -> Dense:
@@ -57,24 +60,24 @@ def pooler_dense(transformer: Transformer) -> Dense:
             f"{type(transformer.auto_model).__name__} has no pooler layer; 'pooler' pooling exists only "
             "for BERT-style models with a trained pooler. Choose 'cls' or 'mean' instead."
         )
-    return Dense(
+    return tag(Dense(
         dense.in_features,
         dense.out_features,
         activation_function=torch.nn.Tanh(),
         init_weight=dense.weight.detach().clone(),
         init_bias=dense.bias.detach().clone(),
-    )
+    ), "pooling")
 
 
 def pooling_modules(name: str, transformer: Transformer) -> list[torch.nn.Module]:
     """The modules that turn the transformer's token states into a sentence vector."""
     dim = transformer.get_embedding_dimension()
     if name in STOCK_POOLINGS:
-        return [Pooling(dim, pooling_mode=STOCK_POOLINGS[name])]
+        return [tag(Pooling(dim, pooling_mode=STOCK_POOLINGS[name]), "pooling")]
     if name == "first-last-avg":
-        return [first_last_layers(transformer), Pooling(dim, pooling_mode="mean")]
+        return [first_last_layers(transformer), tag(Pooling(dim, pooling_mode="mean"), "pooling")]
     if name == "pooler":
-        return [Pooling(dim, pooling_mode="cls"), pooler_dense(transformer)]
+        return [tag(Pooling(dim, pooling_mode="cls"), "pooling"), pooler_dense(transformer)]
     raise unknown_name("pooling", name, POOLINGS)
 
 

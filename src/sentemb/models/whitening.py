@@ -27,6 +27,7 @@ from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 
 from sentemb.atomic import atomic_path
 from sentemb.errors import SentembError
+from sentemb.models.assembly import tag, write_assembly
 
 #: eigenvalues below this fraction of the largest count as zero (directions without variance)
 RANK_TOL = 1e-10
@@ -83,8 +84,8 @@ def whitening_dense(w: Whitening) -> Dense:
     """The whitening as a stock ``Dense``: y = x W + (-mu W), identity activation."""
     weight = torch.tensor(w.matrix.T, dtype=torch.float32).contiguous()
     bias = torch.tensor(-(w.mean @ w.matrix), dtype=torch.float32)
-    return Dense(len(w.mean), w.dim, bias=True, activation_function=torch.nn.Identity(),
-                 init_weight=weight, init_bias=bias)
+    return tag(Dense(len(w.mean), w.dim, bias=True, activation_function=torch.nn.Identity(),
+                     init_weight=weight, init_bias=bias), "whitening")
 
 
 def split_normalize(model: SentenceTransformer) -> tuple[list[torch.nn.Module], bool]:
@@ -107,7 +108,7 @@ def whiten_model(model: SentenceTransformer, sentences: list[str], dim: int | No
     vectors = base_model.encode(sentences, batch_size=batch_size, convert_to_numpy=True,
                                 show_progress_bar=show_progress)
     w = fit_whitening(vectors, dim)
-    modules = [*base, whitening_dense(w)] + ([Normalize()] if normalize else [])
+    modules = [*base, whitening_dense(w)] + ([tag(Normalize(), "normalize")] if normalize else [])
     whitened = SentenceTransformer(modules=modules, device=str(model.device))
     whitened.similarity_fn_name = model.similarity_fn_name or "cosine"
     return whitened, w
@@ -117,6 +118,7 @@ def save_whitened(model: SentenceTransformer, path, metadata: dict) -> Path:
     """Save the whitened model (sentence-transformers folder) with ``whitening.json``, atomically."""
     with atomic_path(path) as tmp:
         model.save(str(tmp), safe_serialization=True)
+        write_assembly(model, tmp)
         (tmp / METADATA_FILE).write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
     return Path(path)
 
