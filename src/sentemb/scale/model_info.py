@@ -8,10 +8,11 @@ from sentemb.scale.resume import EncodeRequest
 
 
 def model_key(req: EncodeRequest) -> str | None:
-    """A fingerprint of the model files and the requested settings (None for a hub id not downloaded)."""
+    """A fingerprint of the model's files (None for a hub id not downloaded); the requested pooling,
+    normalisation and token limit are compared on their own, so a refusal can name them."""
     from sentemb.evaluation.cache import model_identity
 
-    ident = model_identity(req.model, req.pooling, req.normalize, req.max_seq_length)
+    ident = model_identity(req.model)
     return ident[0] if ident else None
 
 
