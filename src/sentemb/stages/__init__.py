@@ -6,6 +6,8 @@ from sentemb.stages import (
     encode,  # noqa: F401
     eval,  # noqa: F401
     export,  # noqa: F401
+    report,  # noqa: F401
     train,  # noqa: F401
     whiten,  # noqa: F401
+    wordvec,  # noqa: F401
 )
