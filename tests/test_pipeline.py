@@ -31,7 +31,7 @@ def _write(tmp_path, text, name="p.yaml"):
         ("  - stage: encode\n    input: a.txt\n    model: m\n    batch: 3\n",
          "field 'batch': unknown field"),
         ("  - stage: encode\n    id: e\n    input: a.txt\n    model: m\n  - stage: encoder\n",
-         "unknown stage type (stage 2) 'encoder'; valid stage type (stage 2)s:"),
+         "stage 2: unknown stage type 'encoder' (did you mean 'encode'?); valid stage types: "),
         ("  - input: a.txt\n", "stage 1: expected a mapping with a 'stage' field"),
         ("  - stage: encode\n    input: a.txt\n    model: m\n  - stage: encode\n    input: b.txt\n    model: m\n",
          "stage 2: duplicate id 'encode'"),
@@ -96,3 +96,81 @@ stages:
 def test_stages_command_lists_encode():
     res = runner.invoke(app, ["stages"])
     assert res.exit_code == 0 and "encode" in res.stdout
+
+
+def _fit_sentences(n: int) -> str:
+    from sentemb.testing import DEFAULT_CHARS
+
+    rng = np.random.default_rng(0)
+    chars = [c for c in DEFAULT_CHARS if not c.isspace()]
+    return "\n".join("".join(rng.choice(chars, size=rng.integers(4, 16))) for _ in range(n))
+
+
+def _whiten_then_encode(tmp_path, tiny_zh_dir, dim: int):
+    (tmp_path / "fit.txt").write_text(_fit_sentences(60) + "\n", encoding="utf-8")
+    (tmp_path / "texts.txt").write_text("我想修改密码\n今天天气很好\n花呗怎么还款\n", encoding="utf-8")
+    return _write(tmp_path, f"""
+stages:
+  - stage: whiten
+    model: {tiny_zh_dir}
+    corpus: fit.txt
+    dim: {dim}
+  - stage: encode
+    input: texts.txt
+    model: ${{whiten.model}}
+""")
+
+
+def test_resume_reruns_a_stage_whose_upstream_changed(tiny_zh_dir, tmp_path):
+    """whiten (dim 8) -> encode; with dim 4 on resume, whiten re-runs and so must encode (its own config is the
+    same path string): reusing it would leave 8-dimensional vectors behind a 4-dimensional model."""
+    out = tmp_path / "run"
+    run_pipeline(_whiten_then_encode(tmp_path, tiny_zh_dir, 8), out)
+    assert np.load(out / "02-encode" / "embeddings.npy").shape == (3, 8)
+    res = run_pipeline(_whiten_then_encode(tmp_path, tiny_zh_dir, 4), out, resume=True)
+    assert res["whiten"]["dim"] == 4
+    assert np.load(out / "02-encode" / "embeddings.npy").shape == (3, 4)
+    # nothing changed: both stages are reused
+    mtime = (out / "02-encode" / "embeddings.npy").stat().st_mtime_ns
+    run_pipeline(_whiten_then_encode(tmp_path, tiny_zh_dir, 4), out, resume=True)
+    assert (out / "02-encode" / "embeddings.npy").stat().st_mtime_ns == mtime
+
+
+def test_resume_reruns_a_stage_whose_input_file_changed(tiny_zh_dir, tmp_path):
+    p = _write(tmp_path, f"stages:\n  - stage: encode\n    input: a.txt\n    model: {tiny_zh_dir}\n")
+    (tmp_path / "a.txt").write_text("你好\n今天天气很好\n", encoding="utf-8")
+    out = tmp_path / "run"
+    run_pipeline(p, out)
+    (tmp_path / "a.txt").write_text("你好\n今天天气很好\n我想修改密码\n", encoding="utf-8")
+    res = run_pipeline(p, out, resume=True)
+    assert res["encode"]["rows"] == 3 and np.load(out / "01-encode" / "embeddings.npy").shape == (3, 32)
+
+
+@pytest.mark.parametrize(
+    ("last_stage", "message"),
+    [
+        ("  - stage: encod\n    input: a.txt\n    model: ${first.model}\n",
+         "stage 2: unknown stage type 'encod' (did you mean 'encode'?); valid stage types: "),
+        ("  - stage: encode\n    input: a.txt\n    model: ${first.model}\n    batch_size: ${first.embeddings}\n",
+         "stage 2 ('encode', type encode): field 'batch_size': Input should be a valid integer"),
+        ("  - stage: encode\n    input: a.txt\n    model: ${first.modle}\n",
+         "${first.modle}: stage 'first' (type encode) has no output 'modle'; it has embeddings, model, rows"),
+        ("  - stage: encode\n    input: a.txt\n    model: ${later.model}\n  - stage: encode\n    id: later\n"
+         "    input: a.txt\n    model: m\n", "refers to stage 'later', which has not run before this one (it runs "
+         "after this one)"),
+        ("  - stage: eval\n    model: ${first.model}\n    suite: zh\n    bootstrap: -1\n",
+         "stage 2 ('eval', type eval): field '(config)': Value error, `bootstrap` and `worst` must be >= 0"),
+        ("  - stage: eval\n    model: ${first.model}\n    pairs: ${output_dir}/x.tsv\n    pooling: avg\n",
+         "unknown pooling 'avg'"),
+        ("  - stage: encode\n    input: ${outputdir}/a.txt\n    model: m\n", "unknown reference ${outputdir}"),
+    ],
+)
+def test_whole_pipeline_is_checked_before_the_first_stage_runs(last_stage, message, tiny_zh_dir, tmp_path):
+    """A mistake in a later stage, even one behind a reference, fails before the first stage has run."""
+    (tmp_path / "a.txt").write_text("你好\n", encoding="utf-8")
+    p = _write(tmp_path, f"stages:\n  - stage: encode\n    id: first\n    input: a.txt\n    model: {tiny_zh_dir}\n"
+               + last_stage)
+    with pytest.raises(SentembError) as err:
+        run_pipeline(p, tmp_path / "out")
+    assert message in str(err.value)
+    assert not (tmp_path / "out" / "01-first").exists(), "the first stage ran before the mistake was found"

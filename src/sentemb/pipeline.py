@@ -15,114 +15,70 @@ A pipeline file::
 References ``${ID.KEY}`` name an output of an earlier stage; ``${output_dir}``, ``${data_dir}`` and
 ``${pipeline_dir}`` (the folder of the YAML file) are also available. Relative paths in a stage
 config are taken relative to the YAML file's folder.
+
+The whole file is checked before the first stage runs: stage types, ids, every reference (the stage
+exists, runs earlier and declares that output) and every config, with each reference standing in for
+a value of its declared type. With ``resume``, a stage is reused only when its config, the files it
+names and the runs of the stages it references are all unchanged; a stage whose upstream stage ran
+again runs again.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import json
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from rich.console import Console
 
 from sentemb.atomic import write_text
-from sentemb.errors import SentembError, unknown_name
+from sentemb.data.location import locate_data_dir
+from sentemb.errors import SentembError
+from sentemb.stage_config import StageConfig, validation_message
+from sentemb.stage_registry import STAGES, Stage, StageContext, load_stages, register_stage
 
+__all__ = ["run_pipeline", "plan", "read_pipeline", "PlannedStage", "STAGES", "Stage", "StageConfig",
+           "StageContext", "load_stages", "register_stage"]
 
-class StageConfig(BaseModel):
-    """Base of every stage config: unknown fields are errors."""
-
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-
-@dataclass
-class StageContext:
-    """What a stage gets besides its config."""
-
-    stage_id: str
-    output_dir: Path
-    pipeline_dir: Path
-    data_dir: str | None
-    console: Console
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def path(self, value: str | os.PathLike | None) -> Path | None:
-        """A config path, relative to the pipeline file's folder."""
-        if value is None:
-            return None
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else self.pipeline_dir / p
-
-
-@dataclass
-class Stage:
-    name: str
-    config_cls: type[StageConfig]
-    run: Callable[[StageConfig, StageContext], dict[str, Any]]
-    doc: str
-
-
-STAGES: dict[str, Stage] = {}
-
-
-def register_stage(name: str, config_cls: type[StageConfig]):
-    """Decorator: register ``fn(config, ctx) -> outputs`` as pipeline stage ``name``."""
-
-    def decorator(fn):
-        STAGES[name] = Stage(name, config_cls, fn, (fn.__doc__ or "").strip().split("\n")[0])
-        return fn
-
-    return decorator
-
-
-def _load_stages() -> None:
-    import sentemb.stages  # noqa: F401  (registers every stage)
-
-
+GLOBALS = ("output_dir", "data_dir", "pipeline_dir")
+RECORD = "stage.json"
 _REF = re.compile(r"\$\{([A-Za-z0-9_-]+)(?:\.([A-Za-z0-9_-]+))?\}")
+#: a value of each output type that stands in for a reference while a config is checked before the run
+_PLACEHOLDER: dict[str, Any] = {"int": 1, "float": 1.0}
+_MAX_SIGNED_FILES = 2000
 
 
-def _resolve(value: Any, scope: dict[str, Any], where: str) -> Any:
+def _substitute(value: Any, lookup: Callable[[str, str | None], Any]) -> Any:
+    """``value`` with every ``${ref}`` / ``${ref.key}`` replaced by ``lookup(ref, key)``.
+
+    A string that is one whole reference takes the referenced value itself (keeping its type); a
+    reference inside a longer string is replaced by its text.
+    """
     if isinstance(value, str):
         whole = _REF.fullmatch(value)
-
-        def lookup(m: re.Match) -> Any:
-            ref, key = m.group(1), m.group(2)
-            if key is None:
-                if ref not in scope or isinstance(scope[ref], dict):
-                    raise SentembError(f"{where}: unknown reference ${{{ref}}}")
-                return scope[ref]
-            if ref not in scope or not isinstance(scope[ref], dict):
-                raise SentembError(f"{where}: ${{{ref}.{key}}} refers to stage {ref!r}, which has not run "
-                                   "before this one")
-            if key not in scope[ref]:
-                raise SentembError(f"{where}: stage {ref!r} has no output {key!r}; it has {sorted(scope[ref])}")
-            return scope[ref][key]
-
         if whole:
-            return lookup(whole)
-        return _REF.sub(lambda m: str(lookup(m)), value)
+            return lookup(whole.group(1), whole.group(2))
+        return _REF.sub(lambda m: str(lookup(m.group(1), m.group(2))), value)
     if isinstance(value, list):
-        return [_resolve(v, scope, where) for v in value]
+        return [_substitute(v, lookup) for v in value]
     if isinstance(value, dict):
-        return {k: _resolve(v, scope, f"{where}.{k}") for k, v in value.items()}
+        return {k: _substitute(v, lookup) for k, v in value.items()}
     return value
 
 
-def _format_validation(err: ValidationError, where: str) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(config)"
-        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
-        lines.append(f"{where}: field '{loc}': {msg}")
-    return "\n".join(lines)
+def references(value: Any) -> list[tuple[str, str | None]]:
+    """Every ``(ref, key)`` a raw stage config refers to, in order."""
+    return [(m.group(1), m.group(2)) for m in _REF.finditer(json.dumps(value, ensure_ascii=False))]
 
 
 @dataclass
@@ -131,6 +87,11 @@ class PlannedStage:
     stage_id: str
     stage: Stage
     raw: dict[str, Any]
+    upstream: list[str] = field(default_factory=list)  # ids of the stages it references
+
+    @property
+    def where(self) -> str:
+        return f"stage {self.index} ('{self.stage_id}', type {self.stage.name})"
 
 
 def read_pipeline(path: str | Path | None) -> tuple[dict[str, Any], Path]:
@@ -160,29 +121,122 @@ def read_pipeline(path: str | Path | None) -> tuple[dict[str, Any], Path]:
     return doc, base
 
 
+def _unknown_type(i: int, kind: Any) -> SentembError:
+    close = difflib.get_close_matches(str(kind), list(STAGES), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return SentembError(f"stage {i}: unknown stage type {str(kind)!r}{hint}; valid stage types: "
+                        f"{', '.join(sorted(STAGES))}")
+
+
+def _check_references(ps: PlannedStage, planned: dict[str, PlannedStage], ids: set[str]) -> dict[str, Any]:
+    """Check every reference of a stage; return the raw config with each one replaced by a typed stand-in."""
+
+    def stand_in(ref: str, key: str | None) -> Any:
+        if key is None:
+            if ref not in GLOBALS:
+                raise SentembError(f"{ps.where}: unknown reference ${{{ref}}}; available: "
+                                   + ", ".join(f"${{{g}}}" for g in GLOBALS) + ", or ${STAGE_ID.OUTPUT}")
+            return f"${{{ref}}}"
+        if ref not in planned:
+            later = " (it runs after this one)" if ref in ids else ""
+            raise SentembError(f"{ps.where}: ${{{ref}.{key}}} refers to stage {ref!r}, which has not run before "
+                               f"this one{later}")
+        up = planned[ref].stage
+        kind = up.output_type(key)
+        if kind is None:
+            raise SentembError(f"{ps.where}: ${{{ref}.{key}}}: stage {ref!r} (type {up.name}) has no output "
+                               f"{key!r}; it has {', '.join(sorted(up.outputs)) or 'none'}")
+        return _PLACEHOLDER.get(kind, f"${{{ref}.{key}}}")
+
+    return _substitute(ps.raw, stand_in)
+
+
+def _validate(ps: PlannedStage, raw: dict[str, Any]) -> StageConfig:
+    try:
+        return ps.stage.config_cls.model_validate(raw)
+    except ValidationError as err:
+        raise SentembError(validation_message(err, ps.where)) from None
+
+
 def plan(doc: dict[str, Any]) -> list[PlannedStage]:
-    """Check stage types, ids and (where no references are involved) configs before anything runs."""
-    _load_stages()
-    planned, seen = [], set()
+    """Check the whole pipeline before anything runs: stage types and ids, references, every config."""
+    load_stages()
+    ids = {str(raw.get("id", raw.get("stage"))) for raw in doc["stages"] if isinstance(raw, dict)}
+    planned: dict[str, PlannedStage] = {}
     for i, raw in enumerate(doc["stages"], start=1):
         if not isinstance(raw, dict) or "stage" not in raw:
             raise SentembError(f"stage {i}: expected a mapping with a 'stage' field naming its type")
         raw = dict(raw)
         kind = raw.pop("stage")
         if kind not in STAGES:
-            raise unknown_name(f"stage type (stage {i})", str(kind), STAGES)
+            raise _unknown_type(i, kind)
         sid = str(raw.pop("id", kind))
-        if sid in seen:
+        if sid in planned:
             raise SentembError(f"stage {i}: duplicate id {sid!r}; give each stage a unique 'id'")
-        seen.add(sid)
-        where = f"stage {i} ('{sid}', type {kind})"
-        if not _REF.search(json.dumps(raw)):
+        if sid in GLOBALS:
+            raise SentembError(f"stage {i}: id {sid!r} is reserved; choose another 'id'")
+        upstream = list(planned) if STAGES[kind].reads_all_stages else \
+            list(dict.fromkeys(r for r, k in references(raw) if k is not None))
+        ps = PlannedStage(i, sid, STAGES[kind], raw, upstream)
+        cfg = _validate(ps, _check_references(ps, planned, ids))
+        if ps.stage.check is not None:
             try:
-                STAGES[kind].config_cls.model_validate(raw)
-            except ValidationError as err:
-                raise SentembError(_format_validation(err, where)) from None
-        planned.append(PlannedStage(i, sid, STAGES[kind], raw))
-    return planned
+                ps.stage.check(cfg)
+            except SentembError as exc:
+                raise SentembError(f"{ps.where}: {exc}") from None
+        planned[sid] = ps
+    return list(planned.values())
+
+
+def _signature(path: Path) -> list | None:
+    """What a stage read from disk: a file's content hash, or the size and modification time of each file in a
+    folder (a model folder, say)."""
+    try:
+        if path.is_file():
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            return [digest.hexdigest()]
+        if path.is_dir():
+            files = []
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for n in sorted(names):
+                    st = (Path(root) / n).stat()
+                    files.append([str((Path(root) / n).relative_to(path)), st.st_size, st.st_mtime_ns])
+                    if len(files) > _MAX_SIGNED_FILES:
+                        return [len(files), path.stat().st_mtime_ns]
+            return files
+    except OSError:
+        return None
+    return None
+
+
+def _input_files(cfg: StageConfig, ctx: StageContext, out: Path) -> dict[str, str]:
+    """A digest of every existing file or folder a stage's config names (outside the pipeline's output)."""
+    found: dict[str, str] = {}
+
+    def visit(value: Any) -> None:
+        if isinstance(value, str) and value and len(value) < 4096:
+            p = ctx.path(value)
+            try:
+                inside = p.resolve().is_relative_to(out)
+            except (OSError, ValueError):
+                return
+            if not inside and p.exists():
+                sig = _signature(p)
+                if sig is not None:
+                    found[value] = hashlib.sha256(json.dumps(sig).encode()).hexdigest()[:16]
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                visit(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                visit(v)
+
+    visit(cfg.model_dump(mode="json"))
+    return found
 
 
 def run_pipeline(path: str | Path | None = None, output_dir: str | Path | None = None,
@@ -190,47 +244,63 @@ def run_pipeline(path: str | Path | None = None, output_dir: str | Path | None =
                  console: Console | None = None) -> dict[str, dict[str, Any]]:
     """Run every stage in order; returns each stage's outputs by id.
 
-    With ``resume``, a stage whose finished record (``stage.json``) matches its config is not redone.
+    With ``resume``, a stage whose finished record (``stage.json``) matches its config, its input files and
+    the runs of the stages it references is not redone.
     """
     console = console or Console(stderr=True)
     doc, base = read_pipeline(path)
     stages = plan(doc)
     out = Path(output_dir or doc.get("output_dir") or "runs/pipeline")
     out = out if out.is_absolute() else Path.cwd() / out
+    out = out.resolve()
     if data_dir:
         data_dir = str(Path(data_dir).resolve())
     elif doc.get("data_dir"):
         data_dir = str((base / doc["data_dir"]).resolve())
-    elif os.environ.get("SENTEMB_DATA"):
-        data_dir = str(Path(os.environ["SENTEMB_DATA"]).resolve())
+    elif locate_data_dir() is not None:  # $SENTEMB_DATA
+        data_dir = str(locate_data_dir().resolve())
     scope: dict[str, Any] = {"output_dir": str(out), "pipeline_dir": str(base), "data_dir": data_dir or ""}
     results: dict[str, dict[str, Any]] = {}
+    run_ids: dict[str, str] = {}
     for ps in stages:
-        where = f"stage {ps.index} ('{ps.stage_id}', type {ps.stage.name})"
-        raw = _resolve(ps.raw, scope, where)
-        try:
-            cfg = ps.stage.config_cls.model_validate(raw)
-        except ValidationError as err:
-            raise SentembError(_format_validation(err, where)) from None
+        where = ps.where
+
+        def lookup(ref: str, key: str | None, where=where) -> Any:
+            if key is None:
+                return scope[ref]
+            if key not in results[ref]:
+                raise SentembError(f"{where}: stage {ref!r} has no output {key!r}; it has {sorted(results[ref])}")
+            return results[ref][key]
+
+        cfg = _validate(ps, _substitute(ps.raw, lookup))
         stage_dir = out / f"{ps.index:02d}-{ps.stage_id}"
-        record = stage_dir / "stage.json"
-        fingerprint = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+        ctx = StageContext(ps.stage_id, stage_dir, base, data_dir, console, dict(results))
+        key = {"config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True),
+               "upstream": {u: run_ids[u] for u in ps.upstream},
+               "inputs": _input_files(cfg, ctx, out)}
+        record = stage_dir / RECORD
         if resume and record.exists():
             done = json.loads(record.read_text(encoding="utf-8"))
-            if done.get("config") == fingerprint:
+            if all(done.get(k) == v for k, v in key.items()):
                 console.print(f"[dim]{where}: finished earlier, reusing its outputs[/dim]")
-                results[ps.stage_id] = scope[ps.stage_id] = done["outputs"]
+                results[ps.stage_id] = done["outputs"]
+                run_ids[ps.stage_id] = done["run_id"]
                 continue
+            why = [k for k, v in key.items() if done.get(k) != v]
+            console.print(f"[dim]{where}: its {' and '.join(why)} changed; running it again[/dim]")
         console.rule(f"[bold]{ps.index}/{len(stages)} {ps.stage_id}[/bold] ({ps.stage.name})")
         stage_dir.mkdir(parents=True, exist_ok=True)
-        ctx = StageContext(ps.stage_id, stage_dir, base, data_dir, console, dict(results))
+        if record.exists():
+            record.unlink()  # the stage is no longer finished with its earlier record
         t0 = time.perf_counter()
         try:
             outputs = ps.stage.run(cfg, ctx) or {}
         except SentembError as exc:
             raise SentembError(f"{where}: {exc}") from exc
         outputs = {k: str(v) if isinstance(v, Path) else v for k, v in outputs.items()}
-        write_text(record, json.dumps({"stage": ps.stage.name, "config": fingerprint, "outputs": outputs,
-                                       "seconds": round(time.perf_counter() - t0, 2)}, indent=2))
-        results[ps.stage_id] = scope[ps.stage_id] = outputs
+        run_ids[ps.stage_id] = uuid.uuid4().hex
+        write_text(record, json.dumps({"stage": ps.stage.name, **key, "run_id": run_ids[ps.stage_id],
+                                       "outputs": outputs, "seconds": round(time.perf_counter() - t0, 2)},
+                                      indent=2, ensure_ascii=False))
+        results[ps.stage_id] = outputs
     return results

@@ -20,18 +20,15 @@ DatasetsOpt = Annotated[str | None, typer.Option(
 DataDirOpt = Annotated[str | None, typer.Option(help="Benchmark data folder (default: $SENTEMB_DATA).")]
 ColumnOpt = Annotated[str | None, typer.Option(help="Text column of a .jsonl/.csv/.tsv/.parquet corpus (default: text).")]
 SegmenterOpt = Annotated[str, typer.Option(help="Word segmentation: jieba (Chinese, also mixed text) or whitespace (English).")]
+OverwriteOpt = Annotated[bool, typer.Option(
+    help="Replace the output folder even if it holds other files (by default only an empty folder or an earlier "
+         "output of the same command is replaced).")]
 BackoffOpt = Annotated[bool, typer.Option(
     "--char-backoff/--no-char-backoff", help="jieba: a word without a vector falls back to its characters' vectors.")]
 
 
 def _warn(message: str) -> None:
     console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
-
-
-def _sif(counts, sif: bool, a: float):
-    from sentemb.models.wordvec import sif_weights
-
-    return sif_weights(counts, a) if sif else None
 
 
 @wordvec_app.command("train")
@@ -52,23 +49,19 @@ def wordvec_train(
     sif: Annotated[bool, typer.Option("--sif/--no-sif", help="Weight words by a/(a+p(w)) (SIF) instead of a plain mean.")] = False,
     sif_a: Annotated[float, typer.Option(help="SIF parameter a.")] = 1e-3,
     char_backoff: BackoffOpt = True,
+    overwrite: OverwriteOpt = False,
 ):
     """Train word2vec (gensim) on a corpus and save the averaged-word-vector sentence model.
 
     The corpus word frequencies are saved with the model (word_frequencies.tsv), for SIF weights.
     """
-    from sentemb.models.fit_corpus import fitting_sentences
-    from sentemb.models.wordvec import build_model, save_model, train_word2vec
+    from sentemb.models.wordvec_build import train_wordvec
 
-    fit = fitting_sentences(corpus, datasets, data_dir, column=column, warn=_warn)
-    console.print(f"training word2vec on {fit.describe()}", highlight=False)
-    vectors = train_word2vec(fit.sentences, segmenter, dim=dim, epochs=epochs, min_count=min_count, window=window,
-                             sg=sg, workers=workers, seed=seed)
-    model = build_model(vectors, segmenter, char_backoff=char_backoff, word_weights=_sif(vectors.counts, sif, sif_a))
-    meta = {"kind": "word2vec", "segmenter": segmenter, "char_backoff": char_backoff,
-            "sif_a": sif_a if sif else None, "corpus": fit.sources, "test_splits": fit.test_splits, **vectors.info}
-    save_model(model, output, meta, vectors.counts)
-    i = vectors.info
+    r = train_wordvec(output, corpus, datasets, data_dir, column=column, segmenter=segmenter, dim=dim, epochs=epochs,
+                      min_count=min_count, window=window, sg=sg, workers=workers, seed=seed, sif=sif, sif_a=sif_a,
+                      char_backoff=char_backoff, overwrite=overwrite, warn=_warn)
+    console.print(f"trained word2vec on {r.fit.describe()}", highlight=False)
+    i = r.info
     console.print(f"[green]saved[/green] {output}: {i['vocab']} words x {dim} dims from {i['tokens']} tokens "
                   f"({i['distinct_words']} distinct); {100 * i['corpus_oov_rate']:.2f}% of corpus tokens are "
                   f"below --min-count {min_count} and get no vector", highlight=False)
@@ -87,27 +80,18 @@ def wordvec_convert(
     data_dir: DataDirOpt = None,
     sif_a: Annotated[float, typer.Option(help="SIF parameter a.")] = 1e-3,
     char_backoff: BackoffOpt = True,
+    overwrite: OverwriteOpt = False,
 ):
     """Make an averaged-word-vector sentence model from a pretrained word-vector file."""
-    from sentemb.errors import SentembError
-    from sentemb.models.fit_corpus import fitting_sentences
-    from sentemb.models.wordvec import build_model, count_words, read_vectors_file, save_model
+    from sentemb.models.wordvec_build import convert_wordvec
 
-    if sif and sif_corpus is None and not sif_datasets:
-        raise SentembError("--sif needs word frequencies: give --sif-corpus FILE or --sif-datasets a,b")
-    wv = read_vectors_file(vectors, fmt, max_vocab=max_vocab)
-    counts, sources = None, []
-    if sif_corpus is not None or sif_datasets:
-        fit = fitting_sentences(sif_corpus, sif_datasets, data_dir, warn=_warn)
-        counts, sources = count_words(fit.sentences, segmenter), fit.sources
-        console.print(f"word frequencies from {fit.describe()}", highlight=False)
-    model = build_model(wv, segmenter, char_backoff=char_backoff, word_weights=_sif(counts, sif, sif_a))
-    meta = {"kind": "pretrained", "segmenter": segmenter, "char_backoff": char_backoff, "vocab": len(wv.words),
-            "dim": wv.dim, "max_vocab": max_vocab, "sif_a": sif_a if sif else None, "frequency_corpus": sources,
-            **wv.info}
-    save_model(model, output, meta, counts)
-    dup = wv.info.get("duplicates_skipped")
-    console.print(f"[green]saved[/green] {output}: {len(wv.words)} words x {wv.dim} dims"
+    r = convert_wordvec(vectors, output, fmt, segmenter=segmenter, max_vocab=max_vocab, sif=sif, sif_corpus=sif_corpus,
+                        sif_datasets=sif_datasets, data_dir=data_dir, sif_a=sif_a, char_backoff=char_backoff,
+                        overwrite=overwrite, warn=_warn)
+    if r.fit is not None:
+        console.print(f"word frequencies from {r.fit.describe()}", highlight=False)
+    dup = r.info.get("duplicates_skipped")
+    console.print(f"[green]saved[/green] {output}: {r.info['vocab']} words x {r.info['dim']} dims"
                   + (f" ({dup} duplicate/case-merged words skipped)" if dup else ""), highlight=False)
 
 
@@ -159,6 +143,7 @@ def whiten(
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 64,
     seed: Annotated[int, typer.Option(help="Seed of the --max-sentences sample.")] = 0,
     device: DeviceOpt = None,
+    overwrite: OverwriteOpt = False,
 ):
     """BERT-whitening: fit mean and whitening matrix on train/dev sentences, save the model with it appended.
 
@@ -166,20 +151,13 @@ def whiten(
     sentence-transformers. It is fitted on the vectors before any final Normalize, which it replaces;
     --normalize puts a Normalize back after it. Fit on train/dev sentences: a test split is warned about.
     """
-    from sentemb.models import load
-    from sentemb.models.fit_corpus import fitting_sentences
-    from sentemb.models.whitening import save_whitened, split_normalize, whiten_model, whitening_metadata
+    from sentemb.models.whitening import whiten_to_folder
 
-    fit = fitting_sentences(corpus, datasets, data_dir, column=column, max_sentences=max_sentences, seed=seed,
-                            warn=_warn)
-    m = load(model, pooling=pooling, device=device)
-    console.print(f"fitting whitening on {fit.describe()}", highlight=False)
-    _, had_norm = split_normalize(m)
-    whitened, w = whiten_model(m, fit.sentences, dim=dim, normalize=normalize, batch_size=batch_size,
-                               show_progress=True)
-    fit_info = {"sources": fit.sources, "test_splits": fit.test_splits, "sampled_from": fit.sampled_from,
-                "seed": seed}
-    save_whitened(whitened, output, whitening_metadata(w, model, fit_info, normalize, had_norm))
+    r = whiten_to_folder(model, output, corpus=corpus, datasets=datasets, data_dir=data_dir, column=column, dim=dim,
+                         max_sentences=max_sentences, normalize=normalize, pooling=pooling, batch_size=batch_size,
+                         seed=seed, device=device, overwrite=overwrite, warn=_warn, show_progress=True)
+    w, had_norm = r.whitening, r.had_normalize
+    console.print(f"fitted whitening on {r.fit.describe()}", highlight=False)
     dropped = len(w.mean) - w.dim if dim is None else 0
     console.print(f"[green]saved[/green] {output}: {len(w.mean)} -> {w.dim} dims, "
                   f"{100 * w.kept_variance():.1f}% of the variance kept"

@@ -80,7 +80,7 @@ def distill(
 
     from sentemb.atomic import write_text
     from sentemb.distill import run_distill
-    from sentemb.pipeline import _format_validation
+    from sentemb.stage_config import validation_message
 
     try:
         given = dict(sim_weight=sim_weight, epochs=epochs, batch_size=batch_size, learning_rate=lr, warmup=warmup,
@@ -91,7 +91,7 @@ def distill(
                             max_steps=max_steps, eval_steps=eval_steps, max_seq_length=max_seq_length,
                             device=device, cache=not no_cache, **{k: v for k, v in given.items() if v is not None})
     except ValidationError as err:
-        raise SentembError(_format_validation(err, "distill").replace("\n", "; ")) from None
+        raise SentembError(validation_message(err, "distill").replace("\n", "; ")) from None
     command = "sentemb " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
     with contextlib.redirect_stdout(sys.stderr):  # the trainer's logs; stdout keeps the result table
         summary = run_distill(cfg, output, data_dir=data_dir, resume=resume, console=console, command=command)

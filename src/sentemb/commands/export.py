@@ -24,6 +24,8 @@ def export(
     normalize: Annotated[bool | None, typer.Option("--normalize/--no-normalize",
                                                    help="Add / remove L2 normalisation in the graph (default: the model's).")] = None,
     max_seq_length: MaxLenOpt = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace the output folder even if it holds other files (by default "
+                                            "only an empty folder or an earlier export is replaced).")] = False,
 ):
     """Export a model to ONNX: one graph from token ids to the final sentence vector.
 
@@ -37,7 +39,8 @@ def export(
     check_options(fmt, quantize, fp16)
     console.print(f"exporting {model} to {fmt}" + (f" ({quantize})" if quantize else " (fp16)" if fp16 else ""))
     r = export_onnx(model, output, fmt=fmt, quantize=quantize, optimize=optimize, fp16=fp16, per_channel=per_channel,
-                    opset=opset, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length)
+                    opset=opset, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length,
+                    overwrite=overwrite)
     for stage, c in r.check.items():
         console.print(f"  check {stage:9s} min cosine to the torch model {c['min_cosine']:.6f} "
                       f"(max abs diff {c['max_abs_diff']:.2e}, {c['texts']} texts)", highlight=False)

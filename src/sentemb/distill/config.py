@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from sentemb.pipeline import StageConfig
+from sentemb.stage_config import StageConfig
 from sentemb.training.config import HyperParams
 
 

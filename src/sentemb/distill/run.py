@@ -11,7 +11,6 @@ to ``OUT`` in sentence-transformers format with ``README.md`` (model card) and `
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,33 +19,19 @@ from rich.console import Console
 
 from sentemb.distill.config import DistillConfig
 from sentemb.errors import SentembError
+from sentemb.runs import (
+    CHECKPOINTS,
+    check_run_output,
+    dev_curve,
+    fingerprint,
+    last_checkpoint,
+    publish_run,
+    save_model_files,
+    training_arguments,
+    write_fingerprint,
+)
 
 SUMMARY = "distill_summary.json"
-RUN_CONFIG = "run_config.json"
-
-
-def _fingerprint(cfg: DistillConfig) -> dict:
-    return cfg.model_dump(mode="json", include=set(DistillConfig.model_fields))
-
-
-def _check_output(out: Path, cfg: DistillConfig, resume: bool) -> dict | None:
-    """Refuse to mix runs; with ``resume`` return a finished run's summary."""
-    started = (out / RUN_CONFIG).is_file() or (out / "checkpoints").is_dir() or (out / SUMMARY).is_file()
-    if not resume:
-        if started:
-            raise SentembError(f"{out} already holds a distillation run; pass --resume to continue it, or choose "
-                               "another output folder (-o)")
-        return None
-    if (out / RUN_CONFIG).is_file():
-        before = json.loads((out / RUN_CONFIG).read_text(encoding="utf-8"))
-        now = _fingerprint(cfg)
-        if before != now:
-            changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-            raise SentembError(f"{out}: the settings changed since the run started ({', '.join(changed)}); resume "
-                               "with the same settings, or start a new run in another folder")
-    if (out / SUMMARY).is_file():
-        return json.loads((out / SUMMARY).read_text(encoding="utf-8"))
-    return None
 
 
 def build_student(cfg: DistillConfig, teacher, console: Console) -> tuple[Any, dict]:
@@ -109,12 +94,11 @@ def _train(cfg, student, texts, vectors, dev_sets, ckpt_dir: Path, resume: bool,
 
     from sentemb.distill.losses import build_loss
     from sentemb.training.evalsets import dev_evaluator, dev_scores
-    from sentemb.training.trainer import _dev_curve, _training_args, last_checkpoint
 
     set_seed(cfg.seed)
     data = Dataset.from_dict({"sentence": texts, "label": vectors.tolist()})
     loss = build_loss(student, cfg.sim_weight)
-    args = _training_args(cfg, ckpt_dir, cfg.seed, cfg.device, bool(dev_sets), in_batch=False)
+    args = training_arguments(cfg, ckpt_dir, cfg.seed, cfg.device, bool(dev_sets), in_batch=False)
     evaluator = dev_evaluator(dev_sets, cfg.batch_size) if dev_sets else None
     dev_before = None
     if evaluator is not None and cfg.eval_on_start:
@@ -135,7 +119,7 @@ def _train(cfg, student, texts, vectors, dev_sets, ckpt_dir: Path, resume: bool,
         "loss": "mse" + (f" + {cfg.sim_weight} x similarity-matrix mse" if cfg.sim_weight else ""),
         "resumed_from": str(ckpt) if ckpt else None,
         "dev_before": dev_before,
-        "dev_curve": _dev_curve(state.log_history, dev_sets),
+        "dev_curve": dev_curve(state.log_history, dev_sets),
         "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
         "best_dev": round(100 * state.best_metric, 2) if state.best_metric is not None else None,
         "train_seconds": round(time.perf_counter() - t0, 1),
@@ -148,7 +132,6 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
     """Distil ``cfg.teacher`` into a smaller student written to ``output_dir``; returns the run summary."""
     from transformers import set_seed
 
-    from sentemb.atomic import write_text
     from sentemb.data.registry import resolve_data_dir
     from sentemb.distill.card import render_card
     from sentemb.distill.corpus import build_corpus, check_size
@@ -157,13 +140,12 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
     from sentemb.models import load
     from sentemb.models.loading import pooling_name
     from sentemb.training.evalsets import load_eval_sets
-    from sentemb.training.trainer import _publish_model
 
     console = console or Console(stderr=True)
     out = Path(output_dir).expanduser().resolve()
     root = resolve_data_dir(data_dir)
     data_dir = str(root) if root else None
-    finished = _check_output(out, cfg, resume)
+    finished = check_run_output(out, fingerprint(cfg, DistillConfig), resume, kind="distillation", summary=SUMMARY)
     if finished is not None:
         console.print(f"{out}: this run finished earlier; nothing to resume")
         return finished
@@ -187,9 +169,8 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
     console.print(f"teacher vectors: {tv.encoded} encoded, {tv.cached} from the cache ({tv.seconds} s)"
                   + (f" [dim]{tv.cache_dir}[/dim]" if tv.cache_dir else ""))
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / RUN_CONFIG).exists():
-        write_text(out / RUN_CONFIG, json.dumps(_fingerprint(cfg), indent=2, ensure_ascii=False))
-    training = _train(cfg, student, corpus.texts, tv.vectors, dev_sets, out / "checkpoints", resume, console)
+    write_fingerprint(out, fingerprint(cfg, DistillConfig))
+    training = _train(cfg, student, corpus.texts, tv.vectors, dev_sets, out / CHECKPOINTS, resume, console)
 
     console.rule("teacher vs student")
     t1 = time.perf_counter()
@@ -206,7 +187,7 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
         "corpus": {**corpus.report(), "sha256": corpus_hash(corpus.texts)},
         "teacher_vectors": {"encoded": tv.encoded, "cached": tv.cached, "cache_dir": tv.cache_dir,
                             "seconds": tv.seconds},
-        "hyper_parameters": {k: v for k, v in _fingerprint(cfg).items()
+        "hyper_parameters": {k: v for k, v in fingerprint(cfg, DistillConfig).items()
                              if k not in ("teacher", "layers", "keep", "student", "corpus", "corpus_column",
                                           "corpus_datasets", "eval", "test", "cache", "keep_checkpoints")},
         "eval_sets": [s.name for s in dev_sets],
@@ -217,9 +198,12 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
         "eval_seconds": round(time.perf_counter() - t1, 1),
         "wall_seconds": round(time.perf_counter() - t0, 1),
     }
-    _publish_model(student, out)
-    write_text(out / "README.md", render_card(summary))
-    write_text(out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False))
-    if not cfg.keep_checkpoints:
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+
+    def write(folder: Path) -> None:
+        save_model_files(student, folder)
+        (folder / "README.md").write_text(render_card(summary), encoding="utf-8")
+        (folder / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    # student, card and summary replace the run folder in one rename; checkpoints stay only when asked for
+    publish_run(out, write, carry=(CHECKPOINTS,) if cfg.keep_checkpoints else ())
     return summary

@@ -192,7 +192,7 @@ def _describe(model, source: str | None, names: list[str], precision: str, optim
 def export_onnx(model, output: str | os.PathLike, fmt: str = "onnx", quantize: str | None = None,
                 optimize: bool = False, fp16: bool = False, per_channel: bool = True, opset: int = DEFAULT_OPSET,
                 pooling: str | None = None, normalize: bool | None = None, max_seq_length: int | None = None,
-                ) -> ExportResult:
+                overwrite: bool = False) -> ExportResult:
     """Export ``model`` (a name, folder or loaded ``SentenceTransformer``) to an ONNX folder at ``output``.
 
     Args:
@@ -202,10 +202,15 @@ def export_onnx(model, output: str | os.PathLike, fmt: str = "onnx", quantize: s
         fp16: half-precision graph for GPU execution (not with ``quantize``).
         per_channel: int8 weight scales per output channel (more accurate) rather than per tensor.
         pooling, normalize, max_seq_length: as for :func:`sentemb.load`, when ``model`` is a name.
+        overwrite: replace ``output`` even if it holds files that are not an earlier export (refused otherwise).
 
     The folder holds ``model.onnx``, the tokenizer files and ``sentemb_onnx.json``; ``sentemb.load`` reads it.
     """
     check_options(fmt, quantize, fp16)
+    from sentemb.export.manifest import MANIFEST
+    from sentemb.runs import check_output_folder
+
+    check_output_folder(output, MANIFEST, "sentemb export", overwrite)
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401

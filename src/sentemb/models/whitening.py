@@ -129,3 +129,38 @@ def whitening_metadata(w: Whitening, source_model: str, fit: dict, normalize: bo
             "kept_variance": round(w.kept_variance(), 6), "normalize": normalize,
             "source_had_normalize": had_normalize, "fit": fit,
             "top_eigenvalues": [float(x) for x in w.eigenvalues[:10]]}
+
+
+@dataclass
+class WhitenResult:
+    path: Path
+    whitening: Whitening
+    fit: object  # sentemb.models.fit_corpus.FitCorpus
+    had_normalize: bool
+
+
+def whiten_to_folder(model: str, output: str | Path, *, corpus: str | Path | None = None,
+                     datasets: str | list[str] | None = None, data_dir: str | None = None, column: str | None = None,
+                     dim: int | None = None, max_sentences: int | None = None, normalize: bool = False,
+                     pooling: str | None = None, batch_size: int = 64, seed: int = 0, device: str | None = None,
+                     overwrite: bool = False, warn=None, show_progress: bool = False) -> WhitenResult:
+    """``sentemb whiten`` and the ``whiten`` stage: fit whitening for ``model`` on train/dev sentences (a
+    corpus file and/or registered datasets) and save the whitened model to ``output``.
+
+    ``output`` must be new, empty or an earlier whitened model (``whitening.json``), unless ``overwrite``.
+    """
+    from sentemb.models.fit_corpus import fitting_sentences
+    from sentemb.models.loading import load
+    from sentemb.runs import check_output_folder
+
+    check_output_folder(output, METADATA_FILE, "sentemb whiten", overwrite)
+    fit = fitting_sentences(corpus, datasets, data_dir, column=column, max_sentences=max_sentences, seed=seed,
+                            warn=warn)
+    m = load(model, pooling=pooling, device=device)
+    _, had_norm = split_normalize(m)
+    whitened, w = whiten_model(m, fit.sentences, dim=dim, normalize=normalize, batch_size=batch_size,
+                               show_progress=show_progress)
+    fit_info = {"sources": fit.sources, "test_splits": fit.test_splits, "sampled_from": fit.sampled_from,
+                "seed": seed}
+    path = save_whitened(whitened, output, whitening_metadata(w, model, fit_info, normalize, had_norm))
+    return WhitenResult(path, w, fit, had_norm)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from sentemb.errors import SentembError
-from sentemb.pipeline import StageConfig, StageContext, register_stage
+from sentemb.stage_config import StageConfig
+from sentemb.stage_registry import StageContext, register_stage
+from sentemb.stages import checks
 
 
 class BenchConfig(StageConfig):
@@ -25,7 +27,8 @@ class BenchConfig(StageConfig):
     plot: bool = True
 
 
-@register_stage("bench", BenchConfig)
+@register_stage("bench", BenchConfig, check=checks.check_bench,
+                outputs={"results": "path", "table": "path", "csv": "path", "plot": "path"})
 def run_bench_stage(cfg: BenchConfig, ctx: StageContext) -> dict:
     """Benchmark models side by side; outputs ``results`` (JSON), ``table`` (markdown), ``csv`` and ``plot``."""
     from sentemb.bench import BenchSettings, run_bench, write_outputs

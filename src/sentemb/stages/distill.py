@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-
 from sentemb.distill.config import DistillConfig
-from sentemb.pipeline import StageContext, register_stage
+from sentemb.stage_registry import StageContext, register_stage
+from sentemb.stages import checks
 
 
 class DistillStageConfig(DistillConfig):
     output: str = "model"  # the student's folder inside the stage folder (its name labels it in `bench`)
 
 
-@register_stage("distill", DistillStageConfig)
+@register_stage("distill", DistillStageConfig, check=checks.check_distill,
+                outputs={"model": "path", "summary": "path", "dev_*": "float", "test_*": "float"})
 def run_distill_stage(cfg: DistillStageConfig, ctx: StageContext) -> dict:
     """Distil a teacher into a smaller student; outputs ``model`` (its folder), ``summary`` and test scores."""
-    from sentemb.distill.run import RUN_CONFIG, SUMMARY, _fingerprint, run_distill
+    from sentemb.distill.run import SUMMARY, run_distill
+    from sentemb.runs import fingerprint, finish_stage_run, stage_run_folder
 
     fields = cfg.model_dump(exclude={"output"})
     for key in ("teacher", "student"):  # a folder beside the pipeline file, or a name
@@ -24,16 +24,14 @@ def run_distill_stage(cfg: DistillStageConfig, ctx: StageContext) -> dict:
             fields[key] = str(ctx.path(fields[key]))
     settings = DistillConfig.model_validate(fields)
     out = ctx.output_dir / cfg.output
-    resume = False
-    if (out / RUN_CONFIG).is_file():
-        # the same settings continue where they stopped; other settings start over in this stage's folder
-        if json.loads((out / RUN_CONFIG).read_text(encoding="utf-8")) == _fingerprint(settings):
-            resume = True
-        else:
-            ctx.console.print(f"[yellow]{out}: an earlier run used other settings; starting over[/yellow]")
-            shutil.rmtree(out)
-    summary = run_distill(settings, out, data_dir=ctx.data_dir, base_dir=ctx.pipeline_dir, resume=resume,
+    # the same settings continue where they stopped; other settings run beside the earlier student, which
+    # they replace only once finished
+    work, resume = stage_run_folder(out, fingerprint(settings, DistillConfig))
+    if work != out:
+        ctx.console.print(f"[yellow]{out}: an earlier run used other settings; distilling anew[/yellow]")
+    summary = run_distill(settings, work, data_dir=ctx.data_dir, base_dir=ctx.pipeline_dir, resume=resume,
                           console=ctx.console)
+    finish_stage_run(work, out)
     if summary["results"]:
         from sentemb.distill.card import results_table
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sentemb.pipeline import StageConfig, StageContext, register_stage
+from sentemb.stage_config import StageConfig
+from sentemb.stage_registry import StageContext, register_stage
+from sentemb.stages import checks
 
 
 class EncodeConfig(StageConfig):
@@ -18,7 +20,8 @@ class EncodeConfig(StageConfig):
     device: str | None = None
 
 
-@register_stage("encode", EncodeConfig)
+@register_stage("encode", EncodeConfig, check=checks.check_encode,
+                outputs={"embeddings": "path", "model": "str", "rows": "int"})
 def run_encode(cfg: EncodeConfig, ctx: StageContext) -> dict:
     """Encode a file of texts with a model; outputs ``embeddings`` (the vector file) and ``model``."""
     from sentemb.encode import encode_file

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from pydantic import field_validator, model_validator
 
-from sentemb.pipeline import StageConfig, StageContext, register_stage
+from sentemb.stage_config import StageConfig
+from sentemb.stage_registry import StageContext, register_stage
+from sentemb.stages import checks
 
 
 class EvalConfig(StageConfig):
@@ -60,7 +62,8 @@ class EvalConfig(StageConfig):
         return ([self.model] if self.model else []) + list(self.models or [])
 
 
-@register_stage("eval", EvalConfig)
+@register_stage("eval", EvalConfig, check=checks.check_eval,
+                outputs={"results": "path", "table": "path", "csv": "path", "chart": "path"})
 def run_eval(cfg: EvalConfig, ctx: StageContext) -> dict:
     """Benchmark models (Spearman of cosine, bootstrap CIs); outputs ``results`` (JSON) and ``table`` (markdown)."""
     from sentemb.evaluation import report

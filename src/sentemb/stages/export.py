@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sentemb.pipeline import StageConfig, StageContext, register_stage
+from sentemb.stage_config import StageConfig
+from sentemb.stage_registry import StageContext, register_stage
+from sentemb.stages import checks
 
 
 class ExportConfig(StageConfig):
@@ -21,7 +23,8 @@ class ExportConfig(StageConfig):
     output: str = "model"
 
 
-@register_stage("export", ExportConfig)
+@register_stage("export", ExportConfig, check=checks.check_export,
+                outputs={"model": "path", "precision": "str", "size_mb": "float", "min_cosine": "float"})
 def run_export(cfg: ExportConfig, ctx: StageContext) -> dict:
     """Export a model to ONNX with pooling in the graph; outputs ``model`` (the folder, loadable by any stage)."""
     from sentemb.export import export_onnx

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sentemb.pipeline import StageConfig, StageContext, register_stage
+from sentemb.stage_config import StageConfig
+from sentemb.stage_registry import StageContext, register_stage
+from sentemb.stages import checks
 
 
 class WhitenConfig(StageConfig):
@@ -20,26 +22,18 @@ class WhitenConfig(StageConfig):
     output: str = "model"
 
 
-@register_stage("whiten", WhitenConfig)
+@register_stage("whiten", WhitenConfig, check=checks.check_whiten, outputs={"model": "path", "dim": "int"})
 def run_whiten(cfg: WhitenConfig, ctx: StageContext) -> dict:
     """Whiten a model's vectors (BERT-whitening); outputs ``model`` (the whitened folder) and ``dim``."""
-    from sentemb.models import load
-    from sentemb.models.fit_corpus import fitting_sentences
-    from sentemb.models.whitening import save_whitened, split_normalize, whiten_model, whitening_metadata
+    from sentemb.models.whitening import whiten_to_folder
 
     def warn(message: str) -> None:
         ctx.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
 
-    fit = fitting_sentences(ctx.path(cfg.corpus), cfg.datasets, ctx.data_dir, column=cfg.column,
-                            max_sentences=cfg.max_sentences, seed=cfg.seed, warn=warn)
-    model = load(cfg.model, pooling=cfg.pooling, device=cfg.device)
-    _, had_norm = split_normalize(model)
-    whitened, w = whiten_model(model, fit.sentences, dim=cfg.dim, normalize=cfg.normalize,
-                               batch_size=cfg.batch_size)
     out = ctx.output_dir / cfg.output
-    fit_info = {"sources": fit.sources, "test_splits": fit.test_splits, "sampled_from": fit.sampled_from,
-                "seed": cfg.seed}
-    save_whitened(whitened, out, whitening_metadata(w, cfg.model, fit_info, cfg.normalize, had_norm))
-    ctx.console.print(f"whitened {cfg.model} on {fit.describe()}: {len(w.mean)} -> {w.dim} dims -> {out}",
-                      highlight=False)
-    return {"model": out, "dim": w.dim}
+    r = whiten_to_folder(cfg.model, out, corpus=ctx.path(cfg.corpus), datasets=cfg.datasets, data_dir=ctx.data_dir,
+                         column=cfg.column, dim=cfg.dim, max_sentences=cfg.max_sentences, normalize=cfg.normalize,
+                         pooling=cfg.pooling, batch_size=cfg.batch_size, seed=cfg.seed, device=cfg.device, warn=warn)
+    ctx.console.print(f"whitened {cfg.model} on {r.fit.describe()}: {len(r.whitening.mean)} -> {r.whitening.dim} "
+                      f"dims -> {out}", highlight=False)
+    return {"model": out, "dim": r.whitening.dim}

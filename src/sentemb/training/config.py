@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sentemb.errors import SentembError
-from sentemb.pipeline import StageConfig
+from sentemb.stage_config import StageConfig
 
 TASKS = ("graded", "binary", "nli", "pairs", "triplets", "sentences")
 #: the columns each task reads from a local file or Hub dataset, in order

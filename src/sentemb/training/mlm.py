@@ -116,8 +116,8 @@ def train_mlm_stage(model, plan, ckpt_dir: Path, seed: int, device: str | None, 
     from datasets import Dataset
     from transformers import Trainer, TrainerCallback
 
+    from sentemb.runs import is_main_process, last_checkpoint, training_arguments, world_size
     from sentemb.training.evalsets import dev_evaluator, dev_scores
-    from sentemb.training.trainer import _is_main, _training_args, _world_size, last_checkpoint
 
     spec, p = plan.spec, plan.datasets[0]
     transformer = model[0]
@@ -128,7 +128,7 @@ def train_mlm_stage(model, plan, ckpt_dir: Path, seed: int, device: str | None, 
     level = _resolve_level(p.options.whole_word, texts)
     data = Dataset.from_dict(tokenize_corpus(tokenizer, texts, model.max_seq_length or 512, level))
     mlm = masked_lm_for(backbone)
-    args = _training_args(spec, ckpt_dir, seed, device, has_eval=False, in_batch=False)
+    args = training_arguments(spec, ckpt_dir, seed, device, has_eval=False, in_batch=False)
     args.remove_unused_columns = False  # the collator needs special_tokens_mask / offset_mapping
     evaluator = dev_evaluator(plan.eval_sets, spec.batch_size) if plan.eval_sets else None
     curve: list[dict] = []
@@ -145,7 +145,7 @@ def train_mlm_stage(model, plan, ckpt_dir: Path, seed: int, device: str | None, 
                 curve.append({"step": state.global_step, "epoch": round(state.epoch or 0, 3), **scores})
                 console.print(f"step {state.global_step}: dev {scores}")
 
-    dev_before = dev_scores(evaluator(model), plan.eval_sets) if evaluator is not None and _is_main() else None
+    dev_before = dev_scores(evaluator(model), plan.eval_sets) if evaluator is not None and is_main_process() else None
     if dev_before:
         console.print(f"dev before training: {dev_before}")
     trainer = Trainer(model=mlm, args=args, train_dataset=data, data_collator=_collator(
@@ -174,5 +174,5 @@ def train_mlm_stage(model, plan, ckpt_dir: Path, seed: int, device: str | None, 
         "best_dev": None,
         "note": "mlm keeps the last step (no best-checkpoint selection on dev)",
         "train_seconds": round(time.perf_counter() - t0, 1),
-        "processes": _world_size(),
+        "processes": world_size(),
     }

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +25,26 @@ import torch
 from rich.console import Console
 
 from sentemb.errors import SentembError
+from sentemb.runs import (
+    CHECKPOINTS,
+    LOSS_STATE,
+    check_run_output,
+    dev_curve,
+    fingerprint,
+    is_main_process,
+    last_checkpoint,
+    publish_run,
+    save_model_files,
+    training_arguments,
+    world_size,
+    write_fingerprint,
+)
 from sentemb.training.config import StageSpec, TrainConfig, TrainDataConfig, read_config
 from sentemb.training.data import Examples, Prepared, prepare
 from sentemb.training.evalsets import EvalSet, dev_evaluator, dev_scores, load_eval_sets, score_sets, suite_members
 from sentemb.training.objectives import Objective, Options, build_loss, get_objective, parse_options
 
 SUMMARY = "train_summary.json"
-RUN_CONFIG = "run_config.json"
-LOSS_STATE = "loss_state.safetensors"
 
 
 @dataclass
@@ -65,14 +76,6 @@ class RunPlan:
     stages: list[StagePlan]
     test_sets: list[EvalSet]
     dev_sets: list[EvalSet] = field(default_factory=list)
-
-
-def _is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def _world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def _dataset_id(cfg: TrainDataConfig, taken: set[str]) -> str:
@@ -174,19 +177,6 @@ def _loss_state_callback(losses: dict[str, torch.nn.Module], model=None):
     return LossStateCallback()
 
 
-def last_checkpoint(folder: Path, need_loss_state: bool = False) -> Path | None:
-    """The newest complete checkpoint in ``folder`` (trainer state written, loss state if needed)."""
-    if not folder.is_dir():
-        return None
-    done = []
-    for p in folder.glob("checkpoint-*"):
-        step = p.name.split("-", 1)[1]
-        if step.isdigit() and (p / "trainer_state.json").is_file() and (
-                not need_loss_state or (p / LOSS_STATE).is_file()):
-            done.append((int(step), p))
-    return max(done)[1] if done else None
-
-
 def _restore_loss_state(losses: dict[str, torch.nn.Module], ckpt: Path) -> None:
     from safetensors.torch import load_file
 
@@ -198,67 +188,6 @@ def _restore_loss_state(losses: dict[str, torch.nn.Module], ckpt: Path) -> None:
 
 
 # --- one stage ---------------------------------------------------------------------------------------------------
-
-
-def _precision(precision: str, on_cuda: bool) -> dict[str, bool]:
-    if precision == "auto":
-        if not on_cuda:
-            return {}
-        return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
-    if precision == "fp16" and not on_cuda:
-        raise SentembError("precision fp16 needs a CUDA GPU; use bf16 or fp32 on CPU")
-    return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
-
-
-def _training_args(spec: StageSpec, ckpt_dir: Path, seed: int, device: str | None, has_eval: bool,
-                   in_batch: bool):
-    from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
-
-    on_cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
-    strategy = "steps" if spec.eval_steps else "epoch"
-    sampler = {"auto": "no_duplicates" if in_batch else "batch_sampler", "default": "batch_sampler",
-               "no-duplicates": "no_duplicates"}[spec.batch_sampler]
-    kwargs: dict[str, Any] = dict(
-        output_dir=str(ckpt_dir),
-        num_train_epochs=spec.epochs,
-        max_steps=spec.max_steps or -1,
-        per_device_train_batch_size=spec.batch_size,
-        per_device_eval_batch_size=spec.batch_size,
-        learning_rate=spec.learning_rate,
-        warmup_steps=spec.warmup if spec.warmup < 1 else int(spec.warmup),
-        weight_decay=spec.weight_decay,
-        gradient_accumulation_steps=spec.gradient_accumulation,
-        max_grad_norm=spec.max_grad_norm,
-        lr_scheduler_type=spec.lr_scheduler,
-        eval_strategy=strategy if has_eval else "no",
-        save_strategy=strategy,
-        save_total_limit=spec.save_total_limit,
-        load_best_model_at_end=bool(spec.select_best and has_eval),
-        metric_for_best_model="eval_sequential_score" if has_eval else None,
-        greater_is_better=True,
-        logging_steps=spec.logging_steps,
-        seed=seed,
-        data_seed=seed,
-        report_to="none",
-        use_cpu=not on_cuda,
-        batch_sampler=sampler,
-        multi_dataset_batch_sampler="round_robin" if spec.sampling == "round-robin" else "proportional",
-        **_precision(spec.precision, on_cuda),
-    )
-    if spec.eval_steps:
-        kwargs.update(eval_steps=spec.eval_steps if has_eval else None, save_steps=spec.eval_steps)
-    if _world_size() > 1 and not on_cuda:
-        kwargs["ddp_backend"] = "gloo"
-    return SentenceTransformerTrainingArguments(**kwargs)
-
-
-def _dev_curve(log_history: list[dict], sets: list[EvalSet]) -> list[dict]:
-    curve = []
-    for rec in log_history:
-        if "eval_sequential_score" in rec:
-            curve.append({"step": rec.get("step"), "epoch": round(rec.get("epoch") or 0, 3),
-                          **dev_scores(rec, sets, prefix="eval_")})
-    return curve
 
 
 def _check_sentence_data(model, plan: StagePlan, console: Console) -> dict[str, Any]:
@@ -304,11 +233,11 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
         datasets[p.id] = ds
     single = len(plan.datasets) == 1
     in_batch = any(p.objective.in_batch for p in plan.datasets)
-    args = _training_args(spec, ckpt_dir, seed, device, bool(plan.eval_sets), in_batch)
+    args = training_arguments(spec, ckpt_dir, seed, device, bool(plan.eval_sets), in_batch)
     evaluator = dev_evaluator(plan.eval_sets, spec.batch_size) if plan.eval_sets else None
 
     dev_before = None
-    if evaluator is not None and spec.eval_on_start and _is_main():
+    if evaluator is not None and spec.eval_on_start and is_main_process():
         dev_before = dev_scores(evaluator(model), plan.eval_sets)
         console.print(f"dev before training: {dev_before}")
 
@@ -338,11 +267,11 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
         "train_loss": round(float(result.training_loss), 5),
         "resumed_from": str(ckpt) if ckpt else None,
         "dev_before": dev_before,
-        "dev_curve": _dev_curve(state.log_history, plan.eval_sets),
+        "dev_curve": dev_curve(state.log_history, plan.eval_sets),
         "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
         "best_dev": round(100 * state.best_metric, 2) if state.best_metric is not None else None,
         "train_seconds": round(seconds, 1),
-        "processes": _world_size(),
+        "processes": world_size(),
         **notes,
     }
     if spec.select_best and plan.eval_sets and state.best_model_checkpoint is None:
@@ -354,50 +283,6 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
 
 
 # --- the whole run ----------------------------------------------------------------------------------------------
-
-
-def _fingerprint(cfg: TrainConfig) -> dict:
-    """What makes two runs the same run (a config file's own name, output and data folder do not)."""
-    return cfg.model_dump(mode="json", include=set(TrainConfig.model_fields))
-
-
-def _check_output(out: Path, cfg: TrainConfig, resume: bool) -> dict | None:
-    """Refuse to mix runs; with ``resume`` return a finished run's summary (nothing left to do)."""
-    started = (out / RUN_CONFIG).is_file() or (out / "checkpoints").is_dir() or (out / SUMMARY).is_file()
-    if not resume:
-        if started and _is_main():  # other processes of a multi-process run may see the first one's files
-            raise SentembError(f"{out} already holds a training run; pass --resume to continue it, "
-                               "or choose another output folder (-o)")
-        return None
-    if (out / RUN_CONFIG).is_file():
-        before = json.loads((out / RUN_CONFIG).read_text(encoding="utf-8"))
-        if before != _fingerprint(cfg):
-            changed = sorted(k for k in set(before) | set(_fingerprint(cfg))
-                             if before.get(k) != _fingerprint(cfg).get(k))
-            raise SentembError(f"{out}: the config changed since the run started (fields: {', '.join(changed)}); "
-                               "resume with the same config, or start a new run in another folder")
-    if (out / SUMMARY).is_file():
-        summary = json.loads((out / SUMMARY).read_text(encoding="utf-8"))
-        if summary.get("finished"):
-            return summary
-    return None
-
-
-def _publish_model(model, out: Path) -> None:
-    """Save the model into ``out`` (which also holds run files): write beside, then move in; modules.json last."""
-    tmp = out / ".model.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save(str(tmp), safe_serialization=True, create_model_card=False)
-    entries = sorted(tmp.iterdir(), key=lambda p: p.name == "modules.json")
-    for src in entries:
-        dst = out / src.name
-        if dst.is_dir():
-            shutil.rmtree(dst)
-        elif dst.exists():
-            dst.unlink()
-        os.replace(src, dst)
-    tmp.rmdir()
 
 
 def run_training(cfg: TrainConfig, output_dir: str | Path, *, resume: bool = False, data_dir: str | None = None,
@@ -413,13 +298,13 @@ def run_training(cfg: TrainConfig, output_dir: str | Path, *, resume: bool = Fal
     console = console or Console(stderr=True)
     out = Path(output_dir).expanduser().resolve()
     data_dir = str(resolve_data_dir(data_dir)) if resolve_data_dir(data_dir) else None
-    finished = _check_output(out, cfg, resume)
+    finished = check_run_output(out, fingerprint(cfg, TrainConfig), resume, kind="training", summary=SUMMARY)
     if finished is not None:
         console.print(f"{out}: this run finished earlier; nothing to resume")
         return finished
     t0 = time.perf_counter()
     plan = plan_run(cfg, data_dir, base_dir, console)
-    if _is_main():
+    if is_main_process():
         out.mkdir(parents=True, exist_ok=True)
     from transformers import set_seed
 
@@ -438,17 +323,17 @@ def run_training(cfg: TrainConfig, output_dir: str | Path, *, resume: bool = Fal
             continue
         if multi:
             console.rule(f"stage {i + 1}/{len(plan.stages)}: {stage.spec.id}")
-        ckpt_dir = out / "checkpoints" / stage.spec.id if multi else out / "checkpoints"
-        if _is_main() and not (out / RUN_CONFIG).exists():
-            write_text(out / RUN_CONFIG, json.dumps(_fingerprint(cfg), indent=2, ensure_ascii=False))
+        ckpt_dir = out / CHECKPOINTS / stage.spec.id if multi else out / CHECKPOINTS
+        if is_main_process():
+            write_fingerprint(out, fingerprint(cfg, TrainConfig))
         record = train_stage(model, stage, ckpt_dir, cfg.seed, cfg.device, resume, console, callbacks)
         records.append(record)
-        if _is_main() and multi and i < len(plan.stages) - 1:
+        if is_main_process() and multi and i < len(plan.stages) - 1:
             from sentemb.models import save
 
             save(model, stage_dir / "model")
             write_text(done_file, json.dumps(record, indent=2, ensure_ascii=False))
-    if not _is_main():
+    if not is_main_process():
         return {"rank": int(os.environ.get("RANK", "0")), "stages": records}
 
     console.rule("final evaluation")
@@ -467,14 +352,16 @@ def run_training(cfg: TrainConfig, output_dir: str | Path, *, resume: bool = Fal
         "metric": method or method2,
         "skipped_bad_rows": sum(d["skipped_bad_rows"] for r in records for d in r["datasets"]),
         "wall_seconds": round(time.perf_counter() - t0, 1),
-        "config": _fingerprint(cfg),
+        "config": fingerprint(cfg, TrainConfig),
     }
-    _publish_model(model, out)
-    write_text(out / "README.md", render_card(summary, cfg))
-    write_text(out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False))
-    if not cfg.keep_checkpoints:
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
-        shutil.rmtree(out / "stages", ignore_errors=True)
+
+    def write(folder: Path) -> None:
+        save_model_files(model, folder)
+        (folder / "README.md").write_text(render_card(summary, cfg), encoding="utf-8")
+        (folder / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    # model, card and summary replace the run folder in one rename; checkpoints stay only when asked for
+    publish_run(out, write, carry=(CHECKPOINTS, "stages") if cfg.keep_checkpoints else ())
     return summary
 
 
