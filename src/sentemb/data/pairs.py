@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentemb.data.texts import _read_utf8_lines
+from sentemb.data.texts import read_utf8_lines
 from sentemb.errors import InputError
 
 DEFAULT_NAMES = ("sentence1", "sentence2", "label")
@@ -97,7 +97,7 @@ def read_pairs(path: str | Path, columns: str | None = None, label_range: tuple[
 
 
 def _jsonl_rows(path: Path, cols: list[str]):
-    for i, line in enumerate(_read_utf8_lines(path), start=1):
+    for i, line in enumerate(read_utf8_lines(path), start=1):
         if not line.strip():
             raise InputError("empty line in a .jsonl file", str(path), i)
         try:
@@ -114,7 +114,7 @@ def _jsonl_rows(path: Path, cols: list[str]):
 
 def _delimited_rows(path: Path, cols: list[str] | None, delimiter: str):
     csv.field_size_limit(sys.maxsize)
-    lines = _read_utf8_lines(path)
+    lines = read_utf8_lines(path)
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
     reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
     first = next(reader, None)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from sentemb.data.texts import _read_utf8_lines
+from sentemb.data.texts import read_utf8_lines
 from sentemb.errors import InputError, unknown_name
 
 PAIR_COLUMNS = ("sentence1", "sentence2", "label")
@@ -61,7 +61,7 @@ def get_reader(name: str) -> Reader:
 
 
 def _split_rows(path: Path, sep: str, n_fields: int) -> Iterator[Row | BadRow]:
-    for i, line in enumerate(_read_utf8_lines(path), start=1):
+    for i, line in enumerate(read_utf8_lines(path), start=1):
         parts = line.split(sep)
         if len(parts) != n_fields:
             yield BadRow(i, f"{len(parts)} field(s) separated by {sep!r}; expected {n_fields}")
@@ -81,7 +81,7 @@ def read_tsv(path: Path) -> Iterator[Row | BadRow]:
 
 @register_reader("clue-jsonl")
 def read_clue_jsonl(path: Path) -> Iterator[Row | BadRow]:
-    for i, line in enumerate(_read_utf8_lines(path), start=1):
+    for i, line in enumerate(read_utf8_lines(path), start=1):
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -119,13 +119,13 @@ def _header_rows(path: Path, rows: Iterator[list[str]], line_of: Callable[[], in
 @register_reader("csv-header")
 def read_csv_header(path: Path) -> Iterator[Row | BadRow]:
     csv.field_size_limit(sys.maxsize)
-    reader = csv.reader(_read_utf8_lines(path))
+    reader = csv.reader(read_utf8_lines(path))
     return _header_rows(path, reader, lambda: reader.line_num)
 
 
 @register_reader("tsv-header")
 def read_tsv_header(path: Path) -> Iterator[Row | BadRow]:
-    lines = _read_utf8_lines(path)
+    lines = read_utf8_lines(path)
     state = {"line": 0}
 
     def rows():
@@ -138,7 +138,7 @@ def read_tsv_header(path: Path) -> Iterator[Row | BadRow]:
 
 @register_reader("stsbenchmark")
 def read_stsbenchmark(path: Path) -> Iterator[Row | BadRow]:
-    for i, line in enumerate(_read_utf8_lines(path), start=1):
+    for i, line in enumerate(read_utf8_lines(path), start=1):
         parts = line.split("\t")
         if len(parts) not in (7, 9):
             yield BadRow(i, f"{len(parts)} tab-separated field(s); expected 7 (or 9 with source columns)")

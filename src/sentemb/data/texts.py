@@ -16,7 +16,7 @@ TEXT_FORMATS = (".txt", ".jsonl", ".csv", ".tsv", ".parquet")
 DEFAULT_COLUMN = "text"
 
 
-def _read_utf8_lines(path: Path) -> list[str]:
+def read_utf8_lines(path: Path) -> list[str]:
     return decode_lines(path.read_bytes(), str(path))
 
 
@@ -48,7 +48,7 @@ def read_texts(path: str | Path, column: str | None = None) -> list[str]:
     if suffix == ".txt":
         if column:
             raise InputError("--column applies to .jsonl/.csv/.tsv/.parquet, not .txt", str(path))
-        return _read_utf8_lines(path)
+        return read_utf8_lines(path)
     if suffix == ".parquet":
         return _read_parquet(path, column or DEFAULT_COLUMN)
     if suffix not in TEXT_FORMATS:

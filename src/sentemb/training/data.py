@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentemb.data.texts import _read_utf8_lines
+from sentemb.data.texts import read_utf8_lines
 from sentemb.errors import InputError, SentembError
 from sentemb.training.config import DEFAULT_NLI_LABELS, ROLES, SourceConfig, TrainDataConfig
 from sentemb.training.objectives import Objective, Options
@@ -147,7 +147,7 @@ def _file_rows(path: Path, cols: list[str | int] | None, roles: tuple[str, ...])
 
 
 def _jsonl_rows(path: Path, cols: list) -> Iterator[tuple[int, Values]]:
-    for i, line in enumerate(_read_utf8_lines(path), start=1):
+    for i, line in enumerate(read_utf8_lines(path), start=1):
         if not line.strip():
             yield i, ValueError("empty line")
             continue
@@ -165,7 +165,7 @@ def _jsonl_rows(path: Path, cols: list) -> Iterator[tuple[int, Values]]:
 def _delimited_rows(path: Path, cols: list | None, roles: tuple[str, ...], delimiter: str):
     csv.field_size_limit(sys.maxsize)
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    reader = csv.reader(_read_utf8_lines(path), delimiter=delimiter, quoting=quoting)
+    reader = csv.reader(read_utf8_lines(path), delimiter=delimiter, quoting=quoting)
     first = next(reader, None)
     if first is None:
         return
