@@ -11,6 +11,7 @@ import time
 from contextlib import asynccontextmanager
 
 import numpy as np
+from starlette.requests import Request
 
 from sentemb.serving.backend import EncoderBackend
 from sentemb.serving.batcher import BatcherClosed, BatchFailed, MicroBatcher, QueueFull
@@ -86,6 +87,27 @@ class ServerState:
         return rows, int(sum(lengths)), headers
 
 
+async def _client_gone(request) -> None:
+    """Returns when the client disconnects (the body has been read, so the next message is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def unless_client_gone(request, work, metrics):
+    """Await ``work``; if the client disconnects first, cancel it (its queued inputs are dropped)."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_client_gone(request))
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    metrics.cancelled.inc()
+    raise APIError(499, "the client closed the connection", code="client_closed_request")
+
+
 def _json(content: dict, headers: dict[str, str] | None = None):
     from starlette.responses import Response
 
@@ -147,7 +169,7 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None):
     install_handlers(app)
 
     @app.post("/v1/embeddings", summary="Embed texts (OpenAI-compatible)")
-    async def embeddings(req: EmbeddingRequest):
+    async def embeddings(req: EmbeddingRequest, request: Request):
         state.check_model(req.model)
         texts = [req.input] if isinstance(req.input, str) else req.input
         if len(texts) > config.max_client_batch:
@@ -155,7 +177,7 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None):
                                 f"{config.max_client_batch}; split them over several requests",
                            param="input", code="too_many_inputs")
         _check_dimensions(req.dimensions, backend.info.dimension)  # before any model work
-        rows, tokens, headers = await state.embed(texts)
+        rows, tokens, headers = await unless_client_gone(request, state.embed(texts), metrics)
         rows = _shorten(rows, req.dimensions, backend.info.dimension)
         if req.encoding_format == "base64":
             little = rows.astype("<f4", copy=False)
@@ -167,14 +189,14 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None):
                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, headers)
 
     @app.post("/v1/similarity", summary="Cosine similarity of text pairs")
-    async def similarity(req: SimilarityRequest):
+    async def similarity(req: SimilarityRequest, request: Request):
         state.check_model(req.model)
         if 2 * len(req.pairs) > config.max_client_batch:
             raise APIError(422, f"pairs: {len(req.pairs)} pairs ({2 * len(req.pairs)} texts) in one request, more "
                                 f"than the limit of {config.max_client_batch} texts", param="pairs",
                            code="too_many_inputs")
         texts = list(dict.fromkeys(t for pair in req.pairs for t in pair))
-        rows, tokens, headers = await state.embed(texts)
+        rows, tokens, headers = await unless_client_gone(request, state.embed(texts), metrics)
         pos = {t: i for i, t in enumerate(texts)}
         a = rows[[pos[p[0]] for p in req.pairs]].astype(np.float64)
         b = rows[[pos[p[1]] for p in req.pairs]].astype(np.float64)

@@ -5,8 +5,9 @@ token budget (``max_batch_tokens`` counts padded tokens: longest input x batch s
 them) and a size limit, always including the oldest waiting item and filling up with items of similar
 length, waiting at most ``max_wait_ms`` for a batch to fill. The model runs in one worker thread, off the
 event loop. Each request gets exactly its own rows, in order. A full queue refuses new work at once
-(:class:`QueueFull`); a request whose client went away is dropped from the queue; an exception in a model
-call fails only the requests that had inputs in that batch.
+(:class:`QueueFull`); a request whose client went away is dropped from the queue. When a model call raises,
+each request of that batch is run again on its own, so only the request whose inputs make the model fail
+gets an error (:class:`BatchFailed`) and the others their vectors.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ class MicroBatcher:
         self._pending = [it for it in items if id(it) not in taken]
         return sorted(batch)
 
-    async def _call(self, loop, batch: list[_Item]) -> None:
+    async def _call(self, loop, batch: list[_Item], retry: bool = True) -> None:
         texts = [it.job.texts[it.index] for it in batch]
         start = time.perf_counter()
         try:
@@ -194,20 +195,29 @@ class MicroBatcher:
             if len(rows) != len(texts):
                 raise RuntimeError(f"the model returned {len(rows)} vectors for {len(texts)} texts")
             error = None
-        except Exception as exc:  # the model failed on this batch: only its requests fail
+        except Exception as exc:  # the model failed on this batch
             rows, error = None, exc
         if self.on_batch is not None:
             longest = max(it.tokens for it in batch)
             self.on_batch(BatchStats(size=len(batch), tokens=sum(it.tokens for it in batch),
                                      padded_tokens=longest * len(batch), seconds=time.perf_counter() - start,
                                      failed=error is not None))
+        if error is not None:
+            jobs = list(dict.fromkeys(id(it.job) for it in batch if it.job.live))
+            if retry and len(jobs) > 1:
+                # isolate the culprit: each request's inputs run again on their own, so one request's bad
+                # input does not fail the requests that happened to share its batch
+                for key in jobs:
+                    await self._call(loop, [it for it in batch if id(it.job) == key], retry=False)
+                return
+            for it in batch:
+                if it.job.live:
+                    it.job.future.set_exception(BatchFailed(
+                        f"the model failed on this request's inputs ({type(error).__name__}: {error})"))
+            return
         for row, it in enumerate(batch):
             job = it.job
             if not job.live:
-                continue
-            if error is not None:
-                job.future.set_exception(BatchFailed(f"the model failed on a batch holding this request's "
-                                                     f"inputs ({type(error).__name__}: {error})"))
                 continue
             if job.rows is None:
                 job.rows = np.empty((len(job.texts), rows.shape[1]), dtype=np.float32)

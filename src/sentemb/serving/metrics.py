@@ -32,6 +32,9 @@ class Metrics:
         self.truncated = Counter("sentemb_truncated_inputs",
                                  "Inputs shortened: 'chars' by --max-input-chars, 'tokens' by the model's limit",
                                  ["reason"], registry=r)
+        self.cancelled = Counter("sentemb_cancelled_requests",
+                                 "Requests whose client disconnected before the answer (their queued inputs dropped)",
+                                 registry=r)
         self.rejected = Counter("sentemb_rejected_requests", "Requests refused before the model, by reason",
                                 ["reason"], registry=r)
 
