@@ -16,7 +16,7 @@ import yaml
 
 import sentemb
 from sentemb.errors import SentembError
-from sentemb.training import run_training
+from sentemb.training import run_training, train_from_file
 from sentemb.training.config import validate_config
 from sentemb.training.trainer import last_checkpoint
 
@@ -194,6 +194,38 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path, toy, tiny_zh_dir, 
     assert run_training(validate_config(doc, "c"), tmp_path / "cut", resume=True)["test"] == full["test"]
     with pytest.raises(SentembError, match="config changed .*learning_rate"):
         run_training(validate_config({**doc, "learning_rate": 1e-3}, "c"), tmp_path / "cut", resume=True)
+
+
+@pytest.mark.parametrize("objective", ["esimcse", "tsdae"])
+def test_augmenting_objective_resumes_exactly(objective, tmp_path, toy, tiny_zh_dir, one_thread):
+    """Augmentations are re-drawn per epoch: 48 sentences in batches of 8 make 6 steps an epoch, so the run is
+    killed in epoch 0 and resumed through epoch 1; the resumed run draws what the uninterrupted one drew."""
+    options = {"esimcse": {"queue_size": 16}, "tsdae": {"deletion_ratio": 0.6}}[objective]
+    doc = {"model": str(tiny_zh_dir), "pooling": "cls", "seed": 7, "keep_checkpoints": True,
+           "datasets": [{"path": str(toy / "texts.txt"), "objective": objective, "options": options}],
+           "eval": [{"path": str(toy / "dev.tsv"), "task": "graded", "label_range": [0, 5]}],
+           "max_steps": 12, "eval_steps": 4, "logging_steps": 1, "batch_size": 8, "learning_rate": 1e-3}
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    full = train_from_file(cfg_file, tmp_path / "full")
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_AFTER_FIRST_SAVE, encoding="utf-8")
+    killed = subprocess.run([sys.executable, str(script), str(cfg_file), str(tmp_path / "cut")], env=_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert last_checkpoint(tmp_path / "cut" / "checkpoints", need_loss_state=True).name == "checkpoint-4"
+    resumed = train_from_file(cfg_file, tmp_path / "cut", resume=True)
+    assert resumed["stages"][0]["resumed_from"].endswith("checkpoint-4")
+
+    def losses(out):
+        state = json.loads((out / "checkpoints" / "checkpoint-12" / "trainer_state.json").read_text())
+        return [(r["step"], r["loss"]) for r in state["log_history"] if "loss" in r]
+
+    assert losses(tmp_path / "cut") == losses(tmp_path / "full")      # steps 5..12 saw the same noisy inputs
+    assert resumed["stages"][0]["dev_curve"] == full["stages"][0]["dev_curve"]
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-6)
 
 
 def test_stages_chain_nli_softmax_then_sts_and_pipeline_stage(tmp_path, toy, tiny_zh_dir):

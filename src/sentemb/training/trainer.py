@@ -39,6 +39,7 @@ from sentemb.runs import (
     world_size,
     write_fingerprint,
 )
+from sentemb.training.augment import Draws, Epoch, augmented_dataset, epoch_clock
 from sentemb.training.config import StageSpec, TrainConfig, TrainDataConfig, read_config
 from sentemb.training.data import Examples, Prepared, prepare
 from sentemb.training.evalsets import EvalSet, dev_evaluator, dev_scores, load_eval_sets, score_sets, suite_members
@@ -224,13 +225,14 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
 
         return train_mlm_stage(model, plan, ckpt_dir, seed, device, resume, console, callbacks) | notes
     losses = {p.id: build_loss(p.objective, model, p.options, p.prepared.num_labels) for p in plan.datasets}
-    datasets = {}
+    datasets, epoch = {}, Epoch()
     for p in plan.datasets:
-        ds = Dataset.from_dict(p.prepared.columns)
-        if p.objective.make_transform is not None:  # augmentations re-drawn at every access
+        if p.objective.make_transform is not None:  # augmentations: a pure function of (seed, dataset, epoch, row)
             first = next(iter(p.prepared.columns.values()))
-            ds.set_transform(p.objective.make_transform(p.options, first, seed))
-        datasets[p.id] = ds
+            draws = Draws(seed, f"{spec.id}/{p.id}", epoch)
+            datasets[p.id] = augmented_dataset(p.prepared.columns, p.objective.make_transform(p.options, first, draws))
+        else:
+            datasets[p.id] = Dataset.from_dict(p.prepared.columns)
     single = len(plan.datasets) == 1
     in_batch = any(p.objective.in_batch for p in plan.datasets)
     args = training_arguments(spec, ckpt_dir, seed, device, bool(plan.eval_sets), in_batch)
@@ -246,7 +248,7 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
         train_dataset=next(iter(datasets.values())) if single else datasets,
         loss=next(iter(losses.values())) if single else losses,
         evaluator=evaluator,
-        callbacks=[_loss_state_callback(losses, model), *(callbacks or [])],
+        callbacks=[_loss_state_callback(losses, model), epoch_clock(epoch), *(callbacks or [])],
     )
     ckpt = last_checkpoint(ckpt_dir, need_loss_state=bool(_loss_params(losses, model))) if resume else None
     if ckpt is not None:

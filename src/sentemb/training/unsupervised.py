@@ -19,18 +19,19 @@ mlm       text                                        masked-language-model pre-
                                                       with jieba words for Chinese
 ========  ==========================================  ==========================================================
 
-Augmentations are drawn in a dataset transform, so every epoch (every access) sees fresh noise; the
-draws come from a generator seeded by the run's seed.
+Augmentations are drawn in a dataset transform, so every epoch sees fresh noise; each draw is a pure
+function of (seed, stage and dataset, epoch, row) (:mod:`sentemb.training.augment`), so a resumed run
+draws what the uninterrupted run drew.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field
 
+from sentemb.training.augment import Draws, augment_transform
 from sentemb.training.noise import delete_units, repeat_units
 from sentemb.training.objectives import Options, register_objective
 
@@ -46,16 +47,12 @@ def _text(sentences: list[str], opts) -> dict[str, list[str]]:
 
 
 def _redraw(target: str, source: str, draw: Callable) -> Callable[..., Callable[[dict], dict]]:
-    """A ``make_transform``: column ``target`` becomes ``draw(text, options, sentences, rng)`` of column
-    ``source``, re-drawn at every access from a generator seeded by the run's seed."""
+    """A ``make_transform(opts, sentences, draws)``: column ``target`` becomes
+    ``draw(text, options, sentences, rng)`` of column ``source``, with ``rng`` from ``draws`` (a
+    :class:`~sentemb.training.augment.Draws`) for the row and epoch."""
 
-    def make(opts, sentences: list[str], seed: int) -> Callable[[dict], dict]:
-        rng = random.Random(seed)
-
-        def transform(batch: dict) -> dict:
-            return {**batch, target: [draw(t, opts, sentences, rng) for t in batch[source]]}
-
-        return transform
+    def make(opts, sentences: list[str], draws: Draws) -> Callable[[dict], dict]:
+        return augment_transform(target, source, lambda t, rng: draw(t, opts, sentences, rng), draws)
 
     return make
 
