@@ -70,7 +70,8 @@ class Objective:
     paper: str
     #: sentence objectives: ``(sentences, options) -> columns`` handed to the loss
     make_columns: Callable[[list[str], Options], dict[str, list[str]]] | None = None
-    #: sentence objectives: ``(options, sentences, seed) -> batch transform`` re-drawing augmentations per access
+    #: sentence objectives: ``(options, sentences, draws) -> batch transform`` re-drawing augmentations per epoch
+    #: (``draws``: :class:`sentemb.training.augment.Draws`; rows carry the hidden row column)
     make_transform: Callable[..., Callable[[dict], dict]] | None = None
     #: the loss contrasts each row with the rest of its batch (no duplicate texts in a batch)
     in_batch: bool = False
