@@ -13,12 +13,19 @@ __all__ = ["run_bench", "BenchSettings", "BenchReport", "plan_entries", "parse_b
            "markdown_report", "csv_text", "comparison", "write_outputs", "read_report"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    **dict.fromkeys(["comparison", "csv_text", "markdown_report", "markdown_table", "read_report", "write_outputs"],
-                    "sentemb.bench.report"),
-    **dict.fromkeys(["BenchReport", "BenchSettings", "parse_batch_sizes", "plan_entries", "run_bench"],
-                    "sentemb.bench.runner"),
+    **dict.fromkeys(["BenchReport", "comparison", "csv_text", "markdown_report", "markdown_table", "read_report",
+                     "write_outputs"], "sentemb.bench.report"),
+    **dict.fromkeys(["BenchSettings", "parse_batch_sizes", "plan_entries", "run_bench"], "sentemb.bench.runner"),
 })
 
 if TYPE_CHECKING:
-    from sentemb.bench.report import comparison, csv_text, markdown_report, markdown_table, read_report, write_outputs
-    from sentemb.bench.runner import BenchReport, BenchSettings, parse_batch_sizes, plan_entries, run_bench
+    from sentemb.bench.report import (
+        BenchReport,
+        comparison,
+        csv_text,
+        markdown_report,
+        markdown_table,
+        read_report,
+        write_outputs,
+    )
+    from sentemb.bench.runner import BenchSettings, parse_batch_sizes, plan_entries, run_bench

@@ -11,10 +11,27 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sentemb.atomic import write_text
+
+
+@dataclass
+class BenchReport:
+    """The figures of one benchmark run: one entry per model, the settings and the machine they were taken on."""
+
+    entries: list[dict[str, Any]]
+    settings: dict[str, Any]
+    environment: dict[str, Any]
+    texts_file: str | None
+    n_texts: int
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "comparison": comparison(self)}
 
 
 def _avg(acc: dict[str, float]) -> float | None:
@@ -179,9 +196,7 @@ def write_outputs(report, json_path=None, csv_path=None, markdown_path=None, plo
 
 
 def read_report(path: str | Path):
-    """A report written with ``--json``, back as a :class:`~sentemb.bench.runner.BenchReport`."""
-    from sentemb.bench.runner import BenchReport
-
+    """A report written with ``--json``, back as a :class:`BenchReport`."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     data.pop("comparison", None)
     return BenchReport(**data)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from sentemb.bench.report import BenchReport
 from sentemb.errors import SentembError
 
 DEFAULT_BATCH_SIZES = (16, 64, 256)
@@ -49,22 +50,6 @@ class BenchSettings:
             raise SentembError(f"threads must be at least 1, got {self.threads}")
         if self.max_texts is not None and self.max_texts < 1:
             raise SentembError(f"max texts must be at least 1, got {self.max_texts}")
-
-
-@dataclass
-class BenchReport:
-    entries: list[dict[str, Any]]
-    settings: dict[str, Any]
-    environment: dict[str, Any]
-    texts_file: str | None
-    n_texts: int
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        from sentemb.bench.report import comparison
-
-        return {**asdict(self), "comparison": comparison(self)}
 
 
 def available_cpus() -> int:
@@ -156,6 +141,22 @@ def _measure(entry: dict[str, Any], texts: list[str], settings: dict[str, Any], 
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx, initializer=pin_threads,
                                                 initargs=(settings["threads"],)) as pool:
         return pool.submit(measure_entry, entry, texts, settings, True).result()
+
+
+def bench_texts(texts: str | Path | None = None, texts_from: str | None = None, column: str | None = None,
+                data_dir: str | None = None) -> tuple[list[str], str]:
+    """The texts to benchmark on and where they come from: a file (.txt one per line, or a column of
+    .jsonl/.csv/.tsv/.parquet), or the unique sentences of registered datasets (comma-separated) — one of them."""
+    if (texts is None) == (texts_from is None):
+        raise SentembError("give the texts to encode: --texts FILE or --texts-from DATASETS (one of them; in a "
+                           "pipeline: texts or texts_from)")
+    if texts is not None:
+        from sentemb.data.texts import read_texts
+
+        return read_texts(texts, column), str(texts)
+    from sentemb.data.registry import load_sentences
+
+    return load_sentences(texts_from, data_dir), f"sentences of {texts_from}"
 
 
 def run_bench(models: list[str], texts: list[str], settings: BenchSettings | None = None,

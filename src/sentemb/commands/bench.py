@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from sentemb.cli_app import DeviceOpt, app, console, out
-from sentemb.errors import SentembError
 
 
 @app.command()
@@ -46,19 +45,12 @@ def bench(
     """
     from sentemb.bench import BenchSettings, markdown_table, parse_batch_sizes, run_bench, write_outputs
     from sentemb.bench.report import settings_line
-    from sentemb.data.texts import read_texts
+    from sentemb.bench.runner import bench_texts
 
     settings = BenchSettings(batch_sizes=parse_batch_sizes(batch_sizes), repeats=repeats, warmup=warmup,
                              latency_runs=latency_runs, threads=threads, device=device, eval=eval_suite,
                              datasets=datasets, split=split, data_dir=data_dir, isolate=isolate, max_texts=max_texts)
-    if (texts is None) == (texts_from is None):
-        raise SentembError("give the texts to encode: --texts FILE or --texts-from DATASETS (one of them)")
-    if texts is not None:
-        corpus, source = read_texts(texts, column), str(texts)
-    else:
-        from sentemb.data.registry import load_sentences
-
-        corpus, source = load_sentences(texts_from, data_dir), f"sentences of {texts_from}"
+    corpus, source = bench_texts(texts, texts_from, column, data_dir)
     report = run_bench(model, corpus, settings, texts_file=source, console=console)
     out.print(markdown_table(report), markup=False, highlight=False, soft_wrap=True)
     console.print(settings_line(report), highlight=False)

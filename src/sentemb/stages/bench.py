@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sentemb.errors import SentembError
 from sentemb.stage_config import StageConfig
 from sentemb.stage_registry import StageContext, register_stage
 from sentemb.stages import checks
@@ -32,7 +31,7 @@ class BenchConfig(StageConfig):
 def run_bench_stage(cfg: BenchConfig, ctx: StageContext) -> dict:
     """Benchmark models side by side; outputs ``results`` (JSON), ``table`` (markdown), ``csv`` and ``plot``."""
     from sentemb.bench import BenchSettings, run_bench, write_outputs
-    from sentemb.data.texts import read_texts
+    from sentemb.bench.runner import bench_texts
 
     models = []
     for m in cfg.models:  # a folder beside the pipeline file, or a name
@@ -42,15 +41,7 @@ def run_bench_stage(cfg: BenchConfig, ctx: StageContext) -> dict:
                              latency_runs=cfg.latency_runs, threads=cfg.threads, device=cfg.device, eval=cfg.eval,
                              datasets=cfg.datasets, split=cfg.split, data_dir=ctx.data_dir, isolate=cfg.isolate,
                              max_texts=cfg.max_texts)
-    if (cfg.texts is None) == (cfg.texts_from is None):
-        raise SentembError("bench: give 'texts' (a file) or 'texts_from' (registered datasets), one of them")
-    if cfg.texts is not None:
-        texts_path = ctx.path(cfg.texts)
-        corpus, source = read_texts(texts_path, cfg.column), str(texts_path)
-    else:
-        from sentemb.data.registry import load_sentences
-
-        corpus, source = load_sentences(cfg.texts_from, ctx.data_dir), f"sentences of {cfg.texts_from}"
+    corpus, source = bench_texts(ctx.path(cfg.texts), cfg.texts_from, cfg.column, ctx.data_dir)
     report = run_bench(models, corpus, settings, texts_file=source, console=ctx.console)
     d = ctx.output_dir
     outputs = {"results": d / "bench.json", "table": d / "bench.md", "csv": d / "bench.csv"}
