@@ -19,6 +19,7 @@ from sentemb.atomic import atomic_path
 from sentemb.errors import SentembError
 from sentemb.models.assembly import apply_assembly, freeze_fixed_pooling, pooling_span, tag, write_assembly
 from sentemb.models.assembly import pooling_name as assembly_pooling_name
+from sentemb.models.load_errors import check_folder_files, check_model_name, explained, position_limit
 from sentemb.models.pooling import POOLINGS, pooling_modules
 
 DEFAULT_POOLING = "mean"
@@ -85,10 +86,32 @@ def load(
     if pooling is not None and pooling not in POOLINGS:
         raise SentembError(f"unknown pooling {pooling!r}; valid poolings: {', '.join(POOLINGS)}")
     path = resolve_model_path(name_or_path)
+    check_model_name(str(name_or_path), path, ALIASES)
+    if Path(path).is_dir():
+        check_folder_files(path)
     if (Path(path) / "sentemb_onnx.json").is_file():  # a `sentemb export` folder: runs on onnxruntime
         from sentemb.export.backend import load_onnx
 
         return load_onnx(path, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length, device=device)
+    with explained(str(name_or_path), path):
+        model = _assemble(path, pooling, device, trust_remote_code, str(name_or_path))
+    if normalize is True and not any(isinstance(m, Normalize) for m in model):
+        model = SentenceTransformer(modules=[*model, tag(Normalize(), "normalize")], device=device)
+    elif normalize is False and any(isinstance(m, Normalize) for m in model):
+        model = SentenceTransformer(modules=[m for m in model if not isinstance(m, Normalize)], device=device)
+    if max_seq_length is not None:
+        if max_seq_length < 1:
+            raise SentembError(f"max_seq_length must be positive, got {max_seq_length}")
+        limit = position_limit(model[0]) if len(model) else None
+        if limit is not None and max_seq_length > limit:
+            raise SentembError(f"max_seq_length {max_seq_length} is above the {limit} tokens that {name_or_path}'s "
+                               f"position embeddings cover; use {limit} or less")
+        model.max_seq_length = max_seq_length
+    return model
+
+
+def _assemble(path: str, pooling: str | None, device: str | None, trust_remote_code: bool, name: str):
+    """The model from a sentence-transformers or Hugging Face folder / hub id, with the pooling asked for."""
     if _is_st_model(path, trust_remote_code):
         from sentemb.models.trusted import trusted_module_classes  # sentemb's own classes, no trust flag
 
@@ -97,21 +120,12 @@ def load(
         apply_assembly(model, path if Path(path).is_dir() else _hub_snapshot(path))
         freeze_fixed_pooling(model)
         if pooling is not None:
-            model = _replace_pooling(model, pooling, device, str(name_or_path))
-    else:
-        kwargs = {"model_kwargs": {"trust_remote_code": True}} if trust_remote_code else {}
-        transformer = tag(Transformer(path, **kwargs), "transformer")
-        modules = [transformer, *pooling_modules(pooling or DEFAULT_POOLING, transformer)]
-        model = SentenceTransformer(modules=modules, device=device)
-    if normalize is True and not any(isinstance(m, Normalize) for m in model):
-        model = SentenceTransformer(modules=[*model, tag(Normalize(), "normalize")], device=device)
-    elif normalize is False and any(isinstance(m, Normalize) for m in model):
-        model = SentenceTransformer(modules=[m for m in model if not isinstance(m, Normalize)], device=device)
-    if max_seq_length is not None:
-        if max_seq_length < 1:
-            raise SentembError(f"max_seq_length must be positive, got {max_seq_length}")
-        model.max_seq_length = max_seq_length
-    return model
+            model = _replace_pooling(model, pooling, device, name)
+        return model
+    kwargs = {"model_kwargs": {"trust_remote_code": True}} if trust_remote_code else {}
+    transformer = tag(Transformer(path, **kwargs), "transformer")
+    modules = [transformer, *pooling_modules(pooling or DEFAULT_POOLING, transformer)]
+    return SentenceTransformer(modules=modules, device=device)
 
 
 def _hub_snapshot(name: str) -> str | None:
