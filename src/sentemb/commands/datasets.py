@@ -7,18 +7,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sentemb.cli_app import app, console, out
+from sentemb.cli_app import DataDirOpt, app, console, out
 
 
 @app.command()
 def datasets(
-    data_dir: Annotated[str | None, typer.Option(help="Benchmark data folder (default: $SENTEMB_DATA).")] = None,
+    data_dir: DataDirOpt = None,
     check: Annotated[bool, typer.Option(help="Read every available dataset and compare its rows with the registry.")] = False,
 ):
-    """List the registered benchmark datasets and suites, and which files the data folder holds."""
-    from sentemb.data.registry import DATASETS, SUITES, is_available, load_pairs, resolve_data_dir, split_gaps
+    """List the registered benchmark datasets and suites, and which files the data folder holds.
 
-    root = resolve_data_dir(data_dir)
+    The data folder is --data-dir, else $SENTEMB_DATA; every command finds it the same way. Without one,
+    datasets are read from the Hugging Face Hub (not with HF_HUB_OFFLINE=1).
+    """
+    from sentemb.data import locate_data_dir
+    from sentemb.data.registry import DATASETS, SUITES, is_available, load_pairs, split_gaps
+
+    root = locate_data_dir(data_dir)
     table = Table(title=f"benchmark datasets (data folder: {root if root is not None else 'not set'})")
     for col in ("name", "language", "task", "rows", "file", "available", "hub"):
         table.add_column(col, justify="right" if col == "rows" else "left")
@@ -45,5 +50,7 @@ def datasets(
         out.print(f"suite {suite}: {', '.join(members)}{note}", highlight=False)
     if root is None:
         console.print("no data folder: pass --data-dir DIR or set SENTEMB_DATA")
+    elif not root.is_dir():
+        console.print(f"[yellow]warning:[/yellow] data folder {root} does not exist", highlight=False)
     if check and bad:
         raise typer.Exit(1)

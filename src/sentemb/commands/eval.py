@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sentemb.cli_app import DeviceOpt, MaxLenOpt, app, console, out
+from sentemb.cli_app import DataDirOpt, DeviceOpt, MaxLenOpt, ThreadsOpt, app, console, out
 from sentemb.errors import SentembError
 
 
@@ -32,7 +32,7 @@ def eval_command(
     suite: Annotated[str | None, typer.Option(help="Benchmark suite: zh, zh-test or en.")] = None,
     datasets: Annotated[str | None, typer.Option(help="Registered datasets, comma-separated (see `sentemb datasets`).")] = None,
     split: Annotated[str | None, typer.Option(help="Swap every dataset to its dev or test split.")] = None,
-    data_dir: Annotated[str | None, typer.Option(help="Benchmark data folder (default: $SENTEMB_DATA).")] = None,
+    data_dir: DataDirOpt = None,
     pairs: Annotated[list[Path] | None, typer.Option(
         help="A file of scored pairs (.tsv/.csv/.jsonl) to evaluate too; its column is named after the file. Repeatable.")] = None,
     columns: Annotated[str | None, typer.Option(help="--pairs columns 'a,b,label': names, or 0-based positions.")] = None,
@@ -49,6 +49,7 @@ def eval_command(
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
     device: DeviceOpt = None,
     max_seq_length: MaxLenOpt = None,
+    threads: ThreadsOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")] = False,
 ):
     """Benchmark models on STS sets: 100 x Spearman of cosine vs gold, with bootstrap intervals.
@@ -63,7 +64,9 @@ def eval_command(
     """
     from sentemb.evaluation import report as rpt
     from sentemb.evaluation.suite import run_evaluation
+    from sentemb.runtime import limit_threads
 
+    limit_threads(threads)
     if worst < 0:
         raise SentembError(f"--worst must be >= 0, got {worst}")
     if suite is None and datasets is None and not pairs:

@@ -20,12 +20,12 @@ is an error naming file and line, or with ``skip_bad_rows=True`` a counted skip 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sentemb.data.hub import HubSource, hub_offline, hub_rows
+from sentemb.data.location import DATA_ENV, locate_data_dir
 from sentemb.data.pairs import Pairs, parse_label
 from sentemb.data.readers import BadRow, Row, get_reader
 from sentemb.errors import InputError, SentembError, unknown_name
@@ -33,7 +33,6 @@ from sentemb.errors import InputError, SentembError, unknown_name
 TASKS = ("graded", "binary", "nli")
 SPLITS = ("dev", "test")
 NLI_LABELS = ("entailment", "neutral", "contradiction")
-DATA_ENV = "SENTEMB_DATA"
 
 
 @dataclass(frozen=True)
@@ -182,11 +181,8 @@ def split_gaps(suite: str, split: str) -> list[str]:
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
-    """The benchmark data folder: the argument, else ``$SENTEMB_DATA``, else None."""
-    if data_dir is not None and str(data_dir) != "":
-        return Path(data_dir).expanduser()
-    env = os.environ.get(DATA_ENV, "").strip()
-    return Path(env).expanduser() if env else None
+    """The benchmark data folder: the argument, else ``$SENTEMB_DATA``, else None (:func:`locate_data_dir`)."""
+    return locate_data_dir(data_dir)
 
 
 def local_files(spec: DatasetSpec, data_dir: str | Path | None) -> list[Path] | None:

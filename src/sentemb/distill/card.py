@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentemb.models.names import card_base_model, hub_model_id
+
 _HYPER = ("epochs", "max_steps", "batch_size", "learning_rate", "warmup", "weight_decay", "lr_scheduler",
           "sim_weight", "max_seq_length", "eval_steps", "select_best", "seed")
 
@@ -32,12 +34,12 @@ def results_table(rows: list[dict]) -> str:
 
 def render_card(summary: dict[str, Any]) -> str:
     """Markdown for the student folder's README.md."""
-    teacher = summary["teacher"]
+    hub_id, teacher = hub_model_id(summary["teacher"]), card_base_model(summary["teacher"])
     front = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity",
-             f"base_model: {teacher}", "tags: [sentence-transformers, sentence-similarity, sentemb, distillation]",
-             "---"]
+             *([f"base_model: {hub_id}"] if hub_id else []),  # the Hub id, never a local alias or path
+             "tags: [sentence-transformers, sentence-similarity, sentemb, distillation]", "---"]
     p = summary["parameters"]
-    parts = ["\n".join(front), f"# {teacher} distilled", ""]
+    parts = ["\n".join(front), f"# {hub_id or summary['teacher']} distilled", ""]
     parts.append(f"A smaller sentence-embedding model trained to reproduce the sentence vectors of **{teacher}**. "
                  f"Student: {student_line(summary)}. Parameters: {p['student'] / 1e6:.1f} M "
                  f"({100 * p['student'] / p['teacher']:.0f}% of the teacher's {p['teacher'] / 1e6:.1f} M). "

@@ -9,10 +9,11 @@ __all__ = ["load", "save", "resolve_model_path", "POOLINGS"]
 __getattr__, __dir__ = lazy_exports(__name__, {
     "load": "sentemb.models.loading",
     "save": "sentemb.models.loading",
-    "resolve_model_path": "sentemb.models.loading",
+    "resolve_model_path": "sentemb.models.names",
     "POOLINGS": "sentemb.models.pooling",
 })
 
 if TYPE_CHECKING:
-    from sentemb.models.loading import load, resolve_model_path, save
+    from sentemb.models.loading import load, save
+    from sentemb.models.names import resolve_model_path
     from sentemb.models.pooling import POOLINGS

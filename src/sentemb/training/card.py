@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentemb.models.names import card_base_model, hub_model_id
 from sentemb.training.objectives import get_objective
 
 _HYPER = ("epochs", "max_steps", "batch_size", "learning_rate", "warmup", "weight_decay", "gradient_accumulation",
@@ -24,15 +25,17 @@ def _results(rows: list[dict]) -> str:
 
 def render_card(summary: dict[str, Any], cfg) -> str:
     """Markdown for the model folder's README.md, from the run summary."""
-    title = cfg.model_name or f"{summary['base_model']} fine-tuned with sentemb"
+    hub_id, base = hub_model_id(summary["base_model"]), card_base_model(summary["base_model"])
+    title = cfg.model_name or f"{hub_id or summary['base_model']} fine-tuned with sentemb"
     lang = [cfg.language] if cfg.language else []
     front = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity",
-             f"base_model: {summary['base_model']}", "tags: [sentence-transformers, sentence-similarity, sentemb]"]
+             *([f"base_model: {hub_id}"] if hub_id else []),  # the Hub id, never a local alias or path
+             "tags: [sentence-transformers, sentence-similarity, sentemb]"]
     if lang:
         front.append(f"language: [{', '.join(lang)}]")
     front.append("---")
     parts = ["\n".join(front), f"# {title}", ""]
-    parts.append(f"A sentence-embedding model fine-tuned from **{summary['base_model']}**"
+    parts.append(f"A sentence-embedding model fine-tuned from **{base}**"
                  f"{' with ' + summary['pooling'] + ' pooling' if summary.get('pooling') else ''}. "
                  "Load it with `sentence_transformers.SentenceTransformer(PATH)` or `sentemb.load(PATH)`.")
     parts.append("\n## Training\n")
