@@ -140,7 +140,7 @@ def read_dataset(req: EncodeRequest):
             raise SentembError(f"{req.input}: no column {col!r}; columns: {schema.names} (use --column)")
         if not (pa.types.is_string(schema.field(col).type) or pa.types.is_large_string(schema.field(col).type)):
             raise SentembError(f"{req.input}: column {col!r} holds {schema.field(col).type}, not text")
-        ds = ray.data.read_parquet(inner, filesystem=fs, columns=[col])
+        ds = ray.data.read_parquet(inner, filesystem=fs).select_columns([col])
         return ds.rename_columns({col: "text"}) if col != "text" else ds
     if suffix not in _PARSED:
         raise SentembError(f"{req.input}: unsupported input format {suffix!r}; use .txt, .jsonl, .csv, .tsv or .parquet")
