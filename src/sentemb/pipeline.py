@@ -45,10 +45,10 @@ from sentemb.atomic import write_text
 from sentemb.data.location import locate_data_dir
 from sentemb.errors import SentembError
 from sentemb.stage_config import StageConfig, validation_message
-from sentemb.stage_registry import STAGES, Stage, StageContext, load_stages, register_stage
+from sentemb.stage_registry import STAGES, Stage, StageContext, register_stage
 
 __all__ = ["run_pipeline", "plan", "read_pipeline", "PlannedStage", "STAGES", "Stage", "StageConfig",
-           "StageContext", "load_stages", "register_stage"]
+           "StageContext", "register_stage"]
 
 GLOBALS = ("output_dir", "data_dir", "pipeline_dir")
 RECORD = "stage.json"
@@ -160,6 +160,8 @@ def _validate(ps: PlannedStage, raw: dict[str, Any]) -> StageConfig:
 
 def plan(doc: dict[str, Any]) -> list[PlannedStage]:
     """Check the whole pipeline before anything runs: stage types and ids, references, every config."""
+    from sentemb.stages import load_stages
+
     load_stages()
     ids = {str(raw.get("id", raw.get("stage"))) for raw in doc["stages"] if isinstance(raw, dict)}
     planned: dict[str, PlannedStage] = {}

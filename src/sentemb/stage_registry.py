@@ -1,7 +1,7 @@
 """The registry of pipeline stages: each stage type's name, config class, run function and declared outputs.
 
 A stage module registers itself with :func:`register_stage`; importing :mod:`sentemb.stages` registers
-them all (:func:`load_stages`), so this module lives outside that package. ``outputs`` maps each
+them all (``sentemb.stages.load_stages``), so this module lives outside that package. ``outputs`` maps each
 output a stage returns to its type (``path``, ``str``, ``int`` or ``float``); a name ending in ``*``
 stands for a family (``test_*``: one score per test set). The pipeline checks every
 ``${stage.output}`` reference against these before the first stage runs.
@@ -86,10 +86,3 @@ def register_stage(name: str, config_cls: type[StageConfig], outputs: dict[str, 
         return fn
 
     return decorator
-
-
-def load_stages() -> dict[str, Stage]:
-    """Every registered stage, by type name."""
-    import sentemb.stages  # noqa: F401  (registers every stage)
-
-    return STAGES

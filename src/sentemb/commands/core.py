@@ -158,7 +158,7 @@ def run(
 @app.command()
 def stages():
     """List the registered pipeline stages."""
-    from sentemb.stage_registry import load_stages
+    from sentemb.stages import load_stages
 
     for name, st in sorted(load_stages().items()):
         out.print(f"{name:12s} {st.doc}")

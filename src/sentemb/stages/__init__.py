@@ -1,5 +1,6 @@
 """Pipeline stages; importing this package registers each one."""
 
+from sentemb.stage_registry import STAGES, Stage
 from sentemb.stages import (
     bench,  # noqa: F401
     distill,  # noqa: F401
@@ -11,3 +12,8 @@ from sentemb.stages import (
     whiten,  # noqa: F401
     wordvec,  # noqa: F401
 )
+
+
+def load_stages() -> dict[str, Stage]:
+    """Every registered stage, by type name (importing this package registered them)."""
+    return STAGES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sentemb.stage_config import StageConfig
 from sentemb.stage_registry import StageContext, register_stage
-from sentemb.stages import checks
+from sentemb.stages.checks import check_bench
 
 
 class BenchConfig(StageConfig):
@@ -26,7 +26,7 @@ class BenchConfig(StageConfig):
     plot: bool = True
 
 
-@register_stage("bench", BenchConfig, check=checks.check_bench,
+@register_stage("bench", BenchConfig, check=check_bench,
                 outputs={"results": "path", "table": "path", "csv": "path", "plot": "path"})
 def run_bench_stage(cfg: BenchConfig, ctx: StageContext) -> dict:
     """Benchmark models side by side; outputs ``results`` (JSON), ``table`` (markdown), ``csv`` and ``plot``."""

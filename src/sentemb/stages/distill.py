@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sentemb.distill.config import DistillConfig
 from sentemb.stage_registry import StageContext, register_stage
-from sentemb.stages import checks
+from sentemb.stages.checks import check_distill
 
 
 class DistillStageConfig(DistillConfig):
     output: str = "model"  # the student's folder inside the stage folder (its name labels it in `bench`)
 
 
-@register_stage("distill", DistillStageConfig, check=checks.check_distill,
+@register_stage("distill", DistillStageConfig, check=check_distill,
                 outputs={"model": "path", "summary": "path", "dev_*": "float", "test_*": "float"})
 def run_distill_stage(cfg: DistillStageConfig, ctx: StageContext) -> dict:
     """Distil a teacher into a smaller student; outputs ``model`` (its folder), ``summary`` and test scores."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sentemb.stage_config import StageConfig
 from sentemb.stage_registry import StageContext, register_stage
-from sentemb.stages import checks
+from sentemb.stages.checks import check_encode
 
 
 class EncodeConfig(StageConfig):
@@ -20,7 +20,7 @@ class EncodeConfig(StageConfig):
     device: str | None = None
 
 
-@register_stage("encode", EncodeConfig, check=checks.check_encode,
+@register_stage("encode", EncodeConfig, check=check_encode,
                 outputs={"embeddings": "path", "model": "str", "rows": "int"})
 def run_encode(cfg: EncodeConfig, ctx: StageContext) -> dict:
     """Encode a file of texts with a model; outputs ``embeddings`` (the vector file) and ``model``."""

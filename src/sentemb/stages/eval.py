@@ -21,7 +21,7 @@ from pydantic import field_validator, model_validator
 
 from sentemb.stage_config import StageConfig
 from sentemb.stage_registry import StageContext, register_stage
-from sentemb.stages import checks
+from sentemb.stages.checks import check_eval
 
 
 class EvalConfig(StageConfig):
@@ -62,7 +62,7 @@ class EvalConfig(StageConfig):
         return ([self.model] if self.model else []) + list(self.models or [])
 
 
-@register_stage("eval", EvalConfig, check=checks.check_eval,
+@register_stage("eval", EvalConfig, check=check_eval,
                 outputs={"results": "path", "table": "path", "csv": "path", "chart": "path"})
 def run_eval(cfg: EvalConfig, ctx: StageContext) -> dict:
     """Benchmark models (Spearman of cosine, bootstrap CIs); outputs ``results`` (JSON) and ``table`` (markdown)."""

@@ -6,7 +6,7 @@ from typing import Literal
 
 from sentemb.stage_config import StageConfig
 from sentemb.stage_registry import StageContext, register_stage
-from sentemb.stages import checks
+from sentemb.stages.checks import check_export
 
 
 class ExportConfig(StageConfig):
@@ -23,7 +23,7 @@ class ExportConfig(StageConfig):
     output: str = "model"
 
 
-@register_stage("export", ExportConfig, check=checks.check_export,
+@register_stage("export", ExportConfig, check=check_export,
                 outputs={"model": "path", "precision": "str", "size_mb": "float", "min_cosine": "float"})
 def run_export(cfg: ExportConfig, ctx: StageContext) -> dict:
     """Export a model to ONNX with pooling in the graph; outputs ``model`` (the folder, loadable by any stage)."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sentemb.stage_registry import StageContext, register_stage
-from sentemb.stages import checks
+from sentemb.stages.checks import check_train
 from sentemb.training.config import TrainConfig
 
 
-@register_stage("train", TrainConfig, check=checks.check_train,
+@register_stage("train", TrainConfig, check=check_train,
                 outputs={"model": "path", "summary": "path", "test_*": "float"})
 def run_train(cfg: TrainConfig, ctx: StageContext) -> dict:
     """Fine-tune a model on labelled data; outputs ``model`` (its folder) and ``summary`` (train_summary.json)."""

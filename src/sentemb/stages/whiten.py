@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sentemb.stage_config import StageConfig
 from sentemb.stage_registry import StageContext, register_stage
-from sentemb.stages import checks
+from sentemb.stages.checks import check_whiten
 
 
 class WhitenConfig(StageConfig):
@@ -22,7 +22,7 @@ class WhitenConfig(StageConfig):
     output: str = "model"
 
 
-@register_stage("whiten", WhitenConfig, check=checks.check_whiten, outputs={"model": "path", "dim": "int"})
+@register_stage("whiten", WhitenConfig, check=check_whiten, outputs={"model": "path", "dim": "int"})
 def run_whiten(cfg: WhitenConfig, ctx: StageContext) -> dict:
     """Whiten a model's vectors (BERT-whitening); outputs ``model`` (the whitened folder) and ``dim``."""
     from sentemb.models.whitening import whiten_to_folder

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sentemb.stage_config import StageConfig
 from sentemb.stage_registry import StageContext, register_stage
-from sentemb.stages import checks
+from sentemb.stages.checks import check_wordvec
 
 
 class WordvecConfig(StageConfig):
@@ -24,7 +24,7 @@ class WordvecConfig(StageConfig):
     output: str = "model"
 
 
-@register_stage("wordvec", WordvecConfig, check=checks.check_wordvec,
+@register_stage("wordvec", WordvecConfig, check=check_wordvec,
                 outputs={"model": "path", "vocab": "int", "dim": "int"})
 def run_wordvec(cfg: WordvecConfig, ctx: StageContext) -> dict:
     """Train an averaged-word-vector model (jieba words for Chinese); outputs ``model`` and ``vocab``."""
