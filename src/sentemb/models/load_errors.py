@@ -41,9 +41,14 @@ def in_hub_cache(name: str) -> bool:
         return False
 
 
+def looks_like_path(name: str) -> bool:
+    """A filesystem path rather than a Hub id (``org/name`` or ``name``)."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
+
+
 def check_model_name(name: str, path: str, aliases) -> None:
     """Refuse early a name that cannot load: a near-miss of an alias, or a Hub id missing while offline."""
-    if Path(path).exists() or name in aliases:
+    if Path(path).exists() or name in aliases or looks_like_path(path):
         return
     close = difflib.get_close_matches(name, list(aliases), n=1, cutoff=0.75)
     if close and not in_hub_cache(name):
