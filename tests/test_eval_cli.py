@@ -94,7 +94,11 @@ def test_pairs_file_json_schema_png_worst(tiny_zh_dir, tmp_path):
         assert (w["a"], w["b"], w["gold"]) == ("信用卡还款", "信用卡还款", 0.0)
         assert w["cosine"] == pytest.approx(1.0, abs=1e-5) and w["rank_gap"] >= 6
     (c,) = data["comparisons"]
-    assert c["model"] == "bert (cls)" and c["baseline"] == "bert (mean)" and 0 <= c["p_value"] <= 1
+    assert c["model"] == "bert (cls)" and c["baseline"] == "bert (mean)"
+    by = {r["model"]: r["spearman"] for r in data["results"]}
+    assert c["diff"] == pytest.approx(by["bert (cls)"] - by["bert (mean)"])
+    assert c["resamples"] + c["nan_resamples"] == 100       # two-sided p moves in steps of 2 / resamples
+    assert c["p_value"] * c["resamples"] / 2 == pytest.approx(round(c["p_value"] * c["resamples"] / 2))
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| model | my_pairs |" in (tmp_path / "r.md").read_text(encoding="utf-8")
 

@@ -103,6 +103,51 @@ def test_paired_bootstrap_not_fooled_by_a_null_difference():
     assert hits <= 4
 
 
+def test_paired_p_value_resolution_is_two_over_b():
+    """Two-sided: p = 2 x the smaller tail share, so its steps are 2/B and a zero only says p < 2/B."""
+    always = np.arange(1000.0) + 1                      # a - b > 0 on every resample
+    d = sts.paired_difference(1.0, 0.0, always, np.zeros(1000))
+    assert (d.p_value, d.resamples, d.nan_resamples) == (0.0, 1000, 0)
+    assert sts.format_p(d.p_value, d.resamples) == "p<0.002"
+    once = always.copy()
+    once[17] = -1                                        # one reversal: the smallest non-zero p, 2/1000
+    d1 = sts.paired_difference(1.0, 0.0, once, np.zeros(1000))
+    assert d1.p_value == pytest.approx(0.002) and sts.format_p(d1.p_value, 1000) == "p=0.002"
+    with_nan = always.copy()
+    with_nan[:200] = np.nan                              # undefined resamples: counted, the floor uses the rest
+    d2 = sts.paired_difference(1.0, 0.0, with_nan, np.zeros(1000))
+    assert (d2.resamples, d2.nan_resamples) == (800, 200) and sts.format_p(d2.p_value, 800) == "p<0.0025"
+
+
+def test_comparison_table_prints_the_two_sided_floor():
+    from sentemb.evaluation.report import comparisons_table
+    from sentemb.evaluation.suite import Comparison, EvalData, EvalReport, EvalResult, ModelRun
+
+    data = EvalData("x", "x", ["a"] * 3, ["b"] * 3, np.zeros(3), "x.tsv")
+    runs = [ModelRun(m, m, None, 3, 0, 3, True, 0.0) for m in ("m1", "m2")]
+    results = [EvalResult(m, "x", 3, 50.0, 50.0, (40.0, 60.0), (40.0, 60.0), "x", 1000) for m in ("m1", "m2")]
+    comp = Comparison("m2", "m1", "x", 5.0, (1.0, 9.0), 0.0, 1000, 0)
+    table = comparisons_table(EvalReport(runs, [data], results, [], [comp], 1000, 0))
+    assert "+5.00 [+1.0, +9.0] p<0.002" in table and "p<0.001" not in table
+
+
+def test_undefined_resamples_are_counted_and_reported(tiny_zh_dir, tmp_path):
+    """Five of six gold labels equal: a resample without the odd pair has no Spearman; each one is counted."""
+    from sentemb.evaluation.report import markdown_table
+
+    rows = [(a, b, 5 if i == 2 else 0) for i, (a, b, _) in enumerate(ZH_ROWS[:6])]
+    f = _pairs_file(tmp_path / "skew.tsv", rows)
+    rep = run_evaluation([str(tiny_zh_dir)], pairs_files=[f], pooling=["mean"], bootstrap=300, seed=4,
+                         progress=False)
+    (r,) = rep.results
+    gold = np.array([s for _, _, s in rows], dtype=float)
+    idx = np.random.default_rng(sts.dataset_seed(4, "skew")).integers(0, 6, size=(300, 6))  # documented draws
+    want = int(sum(len(set(gold[i])) == 1 for i in idx))
+    assert want > 50 and r.nan_resamples == want and r.to_dict()["nan_resamples"] == want
+    assert f"bert (mean) on skew: {want}" in markdown_table(rep)
+    assert sts.nan_resamples(r.samples.spearman) == want
+
+
 def test_bootstrap_is_fast():
     pred, gold = _synthetic(10_000, 1.0, binary=True)
     preds = [pred, pred + np.random.default_rng(1).normal(0, 1, 10_000), -pred]

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from sentemb.atomic import atomic_path, write_text
+from sentemb.evaluation.sts import format_p
 from sentemb.evaluation.suite import METRIC, EvalReport
 
 
@@ -46,7 +47,17 @@ def markdown_table(report: EvalReport) -> str:
     if report.bootstrap:
         legend += f"; [95% percentile bootstrap interval, {report.bootstrap} resamples, seed {report.seed}]"
     legend += ". n: " + ", ".join(f"{d.column} {len(d)}" for d in report.datasets) + "."
-    return "\n".join(lines) + "\n\n" + legend + "\n"
+    return "\n".join(lines) + "\n\n" + legend + "\n" + nan_note(report)
+
+
+def nan_note(report: EvalReport) -> str:
+    """A line naming every cell whose interval left out undefined resamples ('' when none did)."""
+    bad = [f"{r.model} on {r.column or r.dataset}: {r.nan_resamples}" for r in report.results if r.nan_resamples]
+    bad += [f"{a.model} avg: {a.nan_resamples}" for a in report.averages if a.nan_resamples]
+    if not bad:
+        return ""
+    return (f"Undefined resamples (all scores or all labels equal) left out of the interval, of {report.bootstrap}: "
+            + "; ".join(bad) + ".\n")
 
 
 def comparisons_table(report: EvalReport) -> str:
@@ -67,18 +78,12 @@ def comparisons_table(report: EvalReport) -> str:
             if c is None:
                 cells.append("")
             elif report.bootstrap and all(math.isfinite(x) for x in c.ci95):
-                cells.append(f"{c.diff:+.2f} [{c.ci95[0]:+.1f}, {c.ci95[1]:+.1f}] {_p(c.p_value, report.bootstrap)}")
+                cells.append(f"{c.diff:+.2f} [{c.ci95[0]:+.1f}, {c.ci95[1]:+.1f}] "
+                             f"{format_p(c.p_value, c.resamples or report.bootstrap)}")
             else:
                 cells.append(f"{c.diff:+.2f}")
         lines.append(_row([run.label, *cells]))
     return "\n".join(lines) + "\n"
-
-
-def _p(p: float, resamples: int) -> str:
-    """``p=0.042``; a zero fraction is only known to be below the bootstrap's resolution."""
-    if not math.isfinite(p):
-        return "p=n/a"
-    return f"p<{1 / resamples:.2g}" if p == 0 else f"p={p:.3f}"
 
 
 def worst_markdown(report: EvalReport) -> str:

@@ -11,6 +11,7 @@ paired bootstrap test (:func:`paired_difference`) a subtraction of their per-res
 
 from __future__ import annotations
 
+import math
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -164,7 +165,8 @@ def bootstrap_many(preds, gold, n_resamples: int = DEFAULT_RESAMPLES, seed: int 
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of bootstrap values (nan, nan without samples)."""
+    """Percentile interval of the finite bootstrap values (nan, nan without any); count the others with
+    :func:`nan_resamples` and report them."""
     finite = samples[np.isfinite(samples)]
     if finite.size == 0:
         return (float("nan"), float("nan"))
@@ -172,29 +174,52 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, floa
     return (float(lo), float(hi))
 
 
+def nan_resamples(samples: np.ndarray) -> int:
+    """How many bootstrap values are undefined (a resample whose scores or labels are all equal)."""
+    return int(np.count_nonzero(~np.isfinite(np.asarray(samples, dtype=np.float64))))
+
+
+def p_floor(resamples: int) -> float:
+    """The smallest non-zero p-value a two-sided bootstrap test over ``resamples`` values can give: 2 / B."""
+    return 2 / resamples if resamples > 0 else float("nan")
+
+
 @dataclass
 class PairedDifference:
-    """``diff`` = model minus baseline; ``p_value`` = two-sided bootstrap fraction of sign reversals."""
+    """``diff`` = model minus baseline; ``p_value`` = two-sided bootstrap fraction of sign reversals over
+    ``resamples`` finite differences (``nan_resamples`` undefined ones left out). A ``p_value`` of 0 only
+    says ``p < p_floor(resamples)``."""
 
     diff: float
     ci95: tuple[float, float]
     p_value: float
+    resamples: int = 0
+    nan_resamples: int = 0
 
 
 def paired_difference(observed_a: float, observed_b: float, samples_a: np.ndarray,
                       samples_b: np.ndarray) -> PairedDifference:
     """Paired bootstrap test of a - b from per-resample values computed on the same resamples.
 
-    The p-value is ``min(1, 2 * min(P(d <= 0), P(d >= 0)))`` over the resampled differences ``d``: small
-    when nearly every resample agrees on the sign of the difference, 1 when the models never differ.
+    The p-value is ``min(1, 2 * min(P(d <= 0), P(d >= 0)))`` over the B finite resampled differences ``d``:
+    small when nearly every resample agrees on the sign of the difference, 1 when the models never differ.
+    Its steps are 2 / B, so a zero means ``p < 2 / B`` (:func:`p_floor`).
     """
-    d = np.asarray(samples_a) - np.asarray(samples_b)
+    d = np.asarray(samples_a, dtype=np.float64) - np.asarray(samples_b, dtype=np.float64)
+    bad = nan_resamples(d)
     d = d[np.isfinite(d)]
     diff = float(observed_a - observed_b)
     if d.size == 0:
-        return PairedDifference(diff, (float("nan"), float("nan")), float("nan"))
+        return PairedDifference(diff, (float("nan"), float("nan")), float("nan"), 0, bad)
     p = min(1.0, 2 * min(float(np.mean(d <= 0)), float(np.mean(d >= 0))))
-    return PairedDifference(diff, percentile_ci(d), p)
+    return PairedDifference(diff, percentile_ci(d), p, int(d.size), bad)
+
+
+def format_p(p: float, resamples: int) -> str:
+    """``p=0.042``; a zero is only known to be below the test's resolution: ``p<0.002`` at B = 1000."""
+    if not math.isfinite(p) or resamples <= 0:
+        return "p=n/a"
+    return f"p<{p_floor(resamples):.2g}" if p == 0 else f"p={p:.3f}"
 
 
 def rank_gaps(pred, gold) -> np.ndarray:

@@ -62,6 +62,8 @@ class EvalResult:
     column: str = ""
     bootstrap: int = 0
     seed: int = 0
+    #: resamples whose Spearman is undefined (constant scores or labels): left out of ``ci95``
+    nan_resamples: int = 0
     worst: list[dict] = field(default_factory=list)
     samples: sts.BootstrapSamples | None = field(default=None, repr=False, compare=False)
 
@@ -83,10 +85,11 @@ class Average:
     ci95: tuple[float, float]
     pearson_ci95: tuple[float, float]
     samples: np.ndarray | None = field(default=None, repr=False, compare=False)
+    nan_resamples: int = 0
 
     def to_dict(self) -> dict:
         return {"model": self.model, "datasets": self.datasets, "spearman": self.spearman, "pearson": self.pearson,
-                "ci95": list(self.ci95), "pearson_ci95": list(self.pearson_ci95)}
+                "ci95": list(self.ci95), "pearson_ci95": list(self.pearson_ci95), "nan_resamples": self.nan_resamples}
 
 
 @dataclass
@@ -99,6 +102,9 @@ class Comparison:
     diff: float
     ci95: tuple[float, float]
     p_value: float
+    #: finite paired differences behind ``p_value`` (its resolution is 2 / resamples) and undefined ones
+    resamples: int = 0
+    nan_resamples: int = 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -327,7 +333,7 @@ def run_evaluation(models, datasets=None, suite: str | None = None, split: str |
             results.append(EvalResult(
                 label, d.name, len(d), sts.spearman(p[j], d.gold), sts.pearson(p[j], d.gold),
                 sts.percentile_ci(s.spearman), sts.percentile_ci(s.pearson), d.column, bootstrap, seed,
-                _worst(d, p[j], worst) if worst > 0 else [], s))
+                sts.nan_resamples(s.spearman), _worst(d, p[j], worst) if worst > 0 else [], s))
     averages = _averages(labels, data, results) if len(data) > 1 else []
     report = EvalReport(runs, data, results, averages, _comparisons(labels, data, results, averages),
                         bootstrap, seed)
@@ -360,7 +366,7 @@ def _averages(labels: list[str], data: list[EvalData], results: list[EvalResult]
         s_sp = np.mean([r.samples.spearman for r in rs], axis=0) if have else np.empty(0)
         s_pe = np.mean([r.samples.pearson for r in rs], axis=0) if have else np.empty(0)
         out.append(Average(label, [d.name for d in data], float(sp), float(pe), sts.percentile_ci(s_sp),
-                           sts.percentile_ci(s_pe), s_sp))
+                           sts.percentile_ci(s_pe), s_sp, sts.nan_resamples(s_sp)))
     return out
 
 
@@ -374,12 +380,14 @@ def _comparisons(labels, data, results, averages) -> list[Comparison]:
             r, b = next(x for x in results if x.model == label and x.dataset == d.name), \
                 next(x for x in results if x.model == base and x.dataset == d.name)
             pdiff = sts.paired_difference(r.spearman, b.spearman, r.samples.spearman, b.samples.spearman)
-            out.append(Comparison(label, base, d.name, pdiff.diff, pdiff.ci95, pdiff.p_value))
+            out.append(Comparison(label, base, d.name, pdiff.diff, pdiff.ci95, pdiff.p_value, pdiff.resamples,
+                                  pdiff.nan_resamples))
         if averages:
             a = next(x for x in averages if x.model == label)
             ab = next(x for x in averages if x.model == base)
             pdiff = sts.paired_difference(a.spearman, ab.spearman, a.samples, ab.samples)
-            out.append(Comparison(label, base, "avg", pdiff.diff, pdiff.ci95, pdiff.p_value))
+            out.append(Comparison(label, base, "avg", pdiff.diff, pdiff.ci95, pdiff.p_value, pdiff.resamples,
+                                  pdiff.nan_resamples))
     return out
 
 

@@ -64,12 +64,6 @@ def _ci_cell(value, ci) -> str:
     return f"{value:.2f}"
 
 
-def _p(p, resamples: int) -> str:
-    if p is None:
-        return "p=n/a"
-    return f"p<{1 / resamples:.2g}" if p == 0 else f"p={p:.3f}"
-
-
 def eval_blocks(data: dict[str, Any]) -> list:
     """The seed-layout table (models x datasets + avg, ``spearman [95% CI]``), the paired comparisons, the models."""
     datasets = data["datasets"]
@@ -93,6 +87,8 @@ def eval_blocks(data: dict[str, Any]) -> list:
     blocks: list = [Table(header, rows), Text(legend)]
     comps = data.get("comparisons") or []
     if comps:
+        from sentemb.evaluation.sts import format_p
+
         base = comps[0]["baseline"]
         cols = [d["name"] for d in datasets] + (["avg"] if avgs else [])
         crow = []
@@ -104,7 +100,8 @@ def eval_blocks(data: dict[str, Any]) -> list:
                 if c is None:
                     cells.append("")
                 elif boot and c["ci95"] and None not in c["ci95"]:
-                    cells.append(f"{c['diff']:+.2f} [{c['ci95'][0]:+.1f}, {c['ci95'][1]:+.1f}] {_p(c['p_value'], boot)}")
+                    cells.append(f"{c['diff']:+.2f} [{c['ci95'][0]:+.1f}, {c['ci95'][1]:+.1f}] "
+                                 f"{format_p(math.nan if c['p_value'] is None else c['p_value'], c.get('resamples') or boot)}")
                 else:
                     cells.append(f"{c['diff']:+.2f}")
             crow.append([m["label"], *cells])

@@ -77,7 +77,7 @@ def score_sets(model, sets: list[EvalSet], data_dir: str | None = None, seed: in
     Whole registry datasets go through ``sentemb.evaluation.evaluate`` (the benchmark's own scorer);
     other sets (files, limited sets) are scored here the same way: cosine, scipy Spearman, bootstrap CI.
     """
-    from sentemb.evaluation.sts import bootstrap_samples, dataset_seed, percentile_ci, spearman
+    from sentemb.evaluation.sts import bootstrap_samples, dataset_seed, nan_resamples, percentile_ci, spearman
     from sentemb.similarity import pair_cosine
 
     rows: dict[str, dict] = {}
@@ -88,7 +88,7 @@ def score_sets(model, sets: list[EvalSet], data_dir: str | None = None, seed: in
         for r in evaluate(model, datasets=registry, data_dir=data_dir, seed=seed, batch_size=batch_size,
                           use_cache=False):
             rows[r.dataset] = {"dataset": r.dataset, "n": r.n, "spearman": round(r.spearman, 2),
-                               "ci95": [round(r.ci95[0], 2), round(r.ci95[1], 2)]}
+                               "ci95": [round(r.ci95[0], 2), round(r.ci95[1], 2)], "nan_resamples": r.nan_resamples}
     for s in sets:
         if s.registry:
             rows[s.name]["source"] = s.source
@@ -97,6 +97,7 @@ def score_sets(model, sets: list[EvalSet], data_dir: str | None = None, seed: in
         boot = bootstrap_samples(scores, s.labels, seed=dataset_seed(seed, s.name))
         lo, hi = percentile_ci(boot.spearman)
         rows[s.name] = {"dataset": s.name, "n": len(s.a), "spearman": round(spearman(scores, s.labels), 2),
-                        "ci95": [round(lo, 2), round(hi, 2)], "source": s.source}
+                        "ci95": [round(lo, 2), round(hi, 2)], "nan_resamples": nan_resamples(boot.spearman),
+                        "source": s.source}
     return [rows[s.name] for s in sets], \
         "100 x Spearman of cosine vs gold, 95% percentile bootstrap CI over pairs (1000 resamples)"
