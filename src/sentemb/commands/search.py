@@ -184,3 +184,105 @@ def search(
     if k > len(idx):
         console.print(f"[yellow]k={k} is larger than the index ({len(idx)} rows): every row is returned[/yellow]")
     _echo_truncated(idx.last_truncated, "query(ies)", idx.model)
+
+
+def _ci(m: dict, key: str) -> str:
+    lo, hi = m.get("ci95", {}).get(key, (None, None))
+    return f"{100 * m[key]:.1f}" + (f" [{100 * lo:.1f}, {100 * hi:.1f}]" if lo is not None else "")
+
+
+@app.command()
+def calibrate(
+    model: Annotated[str, typer.Argument(help="Model folder, hub id or alias.")],
+    datasets: Annotated[str | None, typer.Option(help="Labelled binary pair sets to fit on, comma-separated "
+                                                 "(dev splits, e.g. lcqmc-dev).")] = None,
+    pairs: Annotated[list[Path] | None, typer.Option(help="A file of labelled pairs (.tsv/.csv/.jsonl, label 0/1). "
+                                                     "Repeatable.")] = None,
+    columns: Annotated[str | None, typer.Option(help="Pair columns of --pairs, e.g. 'q1,q2,label'.")] = None,
+    test_datasets: Annotated[str | None, typer.Option(help="Also report the dev threshold on these sets "
+                                                      "(e.g. lcqmc-test).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the calibration: a model "
+                                                "folder or a .json file (default: the model's own folder).")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the fit and test figures as JSON.")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the confidence intervals.")] = 1000,
+    data_dir: Annotated[str | None, typer.Option(help="Benchmark data folder (default: $SENTEMB_DATA).")] = None,
+    batch_size: BatchOpt = 32,
+):
+    """Fit match thresholds (F1- and accuracy-optimal) and a cosine -> probability map on labelled pairs,
+    and store them with the model (``sentemb_calibration.json``)."""
+    from rich.table import Table
+
+    from sentemb.models import load
+    from sentemb.models.fit_corpus import split_names
+    from sentemb.models.loading import resolve_model_path
+    from sentemb.search.calibration import calibrate as fit
+    from sentemb.search.calibration import evaluate_calibration, labelled_scores, save_calibration
+
+    target = output
+    if target is None:
+        folder = Path(resolve_model_path(model))
+        if not folder.is_dir() or "site-packages" in str(folder.resolve()):
+            raise SentembError(f"{model} is not a model folder of yours to write into; give -o DIR_OR_FILE.json")
+        target = folder
+    names = split_names(datasets)
+    tests = split_names(test_datasets)
+    enc = load(model)
+    with console.status("encoding the pairs and fitting"):
+        cal = fit(model, names, pairs, columns, data_dir, encoder=enc, batch_size=batch_size, n_boot=bootstrap)
+    path = save_calibration(cal, target)
+    fit_m = cal.metrics["at_threshold"]
+    table = Table(title=f"calibration of {model} on {', '.join(cal.datasets)} (n={cal.metrics['n']})")
+    for col in ("set", "threshold", "precision", "recall", "F1", "accuracy"):
+        table.add_column(col)
+    table.add_row("fit (F1-optimal)", f"{cal.threshold:.4f}", _ci(fit_m, "precision"), _ci(fit_m, "recall"),
+                  _ci(fit_m, "f1"), _ci(fit_m, "accuracy"))
+    acc_m = cal.metrics["at_threshold_accuracy"]
+    table.add_row("fit (accuracy-optimal)", f"{cal.threshold_accuracy:.4f}", _ci(acc_m, "precision"),
+                  _ci(acc_m, "recall"), _ci(acc_m, "f1"), _ci(acc_m, "accuracy"))
+    results = {"model": model, "calibration": str(path), "fit": cal.to_dict(), "test": {}}
+    for name in tests:
+        s, y, _ = labelled_scores(enc, [name], data_dir=data_dir, batch_size=batch_size)
+        m = evaluate_calibration(cal, s, y, n_boot=bootstrap)
+        results["test"][name] = m
+        table.add_row(name, f"{cal.threshold:.4f}", _ci(m, "precision"), _ci(m, "recall"), _ci(m, "f1"),
+                      _ci(m, "accuracy"))
+    out.print(table)
+    if json_path is not None:
+        from sentemb.atomic import write_text
+
+        write_text(json_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    console.print(f"[green]calibration written[/green] -> {path}")
+
+
+@app.command()
+def match(
+    index_dir: Annotated[Path, typer.Argument(help="Index folder (e.g. of FAQ questions).")],
+    query: Annotated[list[str] | None, typer.Argument(help="Query text(s).")] = None,
+    queries: Annotated[Path | None, typer.Option("--queries", help="A file of queries (any corpus format).")] = None,
+    column: ColumnOpt = None,
+    calibration: Annotated[Path | None, typer.Option(help="A calibration .json or model folder "
+                                                     "(default: the index model's own).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Fixed cosine threshold instead of the calibrated one.")]
+    = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON lines, one per query.")] = False,
+    uri: UriOpt = None,
+    token: TokenOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    batch_size: BatchOpt = 32,
+):
+    """Best hit of each query in an index, with its match probability and is_match (calibrated threshold)."""
+    from sentemb.search.calibration import load_calibration
+    from sentemb.search.index import open_index
+    from sentemb.search.matching import match_queries
+
+    qs = _queries(query, queries, column)
+    idx = open_index(index_dir, uri=uri, token=token, timeout=timeout)
+    cal = load_calibration(calibration) if calibration is not None else None
+    if calibration is not None and cal is None:
+        raise SentembError(f"no calibration in {calibration} (sentemb_calibration.json)")
+    for m in match_queries(idx, qs, calibration=cal, threshold=threshold, batch_size=batch_size):
+        if json_out:
+            typer.echo(json.dumps(m.to_dict(), ensure_ascii=False))
+        else:
+            prob = "-" if m.probability is None else f"{m.probability:.3f}"
+            typer.echo(f"{m.query}\t{m.id}\t{m.score:.4f}\t{prob}\t{'match' if m.is_match else 'no-match'}\t{m.text}")

@@ -281,6 +281,9 @@ def export_onnx(model, output: str | os.PathLike, fmt: str = "onnx", quantize: s
             for g in graphs[:-1]:
                 (folder / g).unlink()
             write_manifest(folder, {**manifest, "fused_operators": fused, "check": check})
+            from sentemb.search.calibration import write_attached
+
+            write_attached(model, folder)  # a calibration of the source model stays with its export
     finally:
         if attn_before is not None:
             try:

@@ -121,6 +121,11 @@ class SearchIndex:
         return self._model
 
     @property
+    def loaded_model(self):
+        """The encoder if already loaded (or given), else None: nothing is loaded."""
+        return self._model
+
+    @property
     def query_prompt(self) -> str | None:
         return self.manifest.get("query_prompt")
 
