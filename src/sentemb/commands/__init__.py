@@ -8,6 +8,7 @@ from sentemb.commands import (
     distill,  # noqa: F401
     eval,  # noqa: F401
     export,  # noqa: F401
+    push,  # noqa: F401
     report,  # noqa: F401
     search,  # noqa: F401
     serve,  # noqa: F401
