@@ -211,6 +211,24 @@ def test_folder_that_is_not_an_encoded_folder_is_refused(tiny_zh_dir, tmp_path):
     assert res.exit_code == 2 and "not an encoded folder" in res.output
 
 
+def test_pipeline_encode_stage_writes_the_same_folder(tiny_zh_dir, tmp_path, sentences):
+    from sentemb.pipeline import run_pipeline
+
+    src = tmp_path / "c.txt"
+    src.write_text("\n".join(sentences[:60]) + "\n", encoding="utf-8")
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(f"stages:\n  - stage: encode\n    input: {src}\n    model: {tiny_zh_dir}\n"
+                   "    output: vectors\n    shard_rows: 25\n    device: cpu\n", encoding="utf-8")
+    run_pipeline(cfg, tmp_path / "run")
+    folders = [p.parent for p in (tmp_path / "run").rglob("manifest.json")]
+    assert len(folders) == 1 and folders[0].name == "vectors"
+    ids, vectors, texts, manifest = read_encoded(folders[0])
+    assert texts == sentences[:60] and len(manifest["shards"]) == 3
+    cli = tmp_path / "cli"
+    assert _encode(src, "-m", tiny_zh_dir, "-o", cli, "--shard-rows", 25, "--device", "cpu").exit_code == 0
+    np.testing.assert_allclose(vectors, read_encoded(cli)[1], rtol=1e-6, atol=1e-7)
+
+
 # --- Ray engine ------------------------------------------------------------------------------------------------------
 
 

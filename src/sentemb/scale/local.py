@@ -40,7 +40,7 @@ def encode_local(req: EncodeRequest, out_dir: str | Path, device: str | None = N
     ``model`` may be given already loaded (it must be what ``req`` describes); otherwise it is loaded
     only if some shard is left to do.
     """
-    from sentemb.encode import count_truncated, encode_texts
+    from sentemb.encode import encode_counting
     from sentemb.scale.model_info import describe, limit_threads, load_model, model_key
     from sentemb.scale.shards import write_shard
 
@@ -61,10 +61,9 @@ def encode_local(req: EncodeRequest, out_dir: str | Path, device: str | None = N
         task = progress.add_task("encoding", total=sum(s.rows for s in pending))
         for shard in pending:
             chunk = texts[shard.start:shard.end]
-            vectors = encode_texts(model, chunk, batch_size=req.batch_size, normalize=bool(req.normalize),
-                                   show_progress=False)
+            vectors, truncated = encode_counting(model, chunk, batch_size=req.batch_size,
+                                                 normalize=bool(req.normalize))
             record_model(manifest, {"dim": int(vectors.shape[1])})
-            truncated = count_truncated(model, chunk)
             fields = write_shard(out_dir, shard, vectors, chunk, manifest["text"])
             record_shard(out_dir, manifest, shard.index, {**fields, "truncated": truncated})
             summary.encoded += 1

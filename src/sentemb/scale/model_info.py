@@ -43,10 +43,13 @@ def describe(model, req: EncodeRequest) -> dict:
 
 
 def limit_threads(threads: int | None) -> None:
-    """Cap torch and onnxruntime threads of this process (one encoder per core on a shared machine)."""
+    """Cap this process's torch / OpenMP and onnxruntime threads (one encoder per core on a shared machine)."""
+    from sentemb.runtime import limit_threads as limit_cpu_threads
+
     if not threads:
         return
     os.environ["SENTEMB_ONNX_THREADS"] = str(threads)
+    limit_cpu_threads(threads)
     import torch
 
     torch.set_num_threads(threads)

@@ -231,7 +231,7 @@ class ShardEncoder:
         import numpy as np
         import ray
 
-        from sentemb.encode import count_truncated, encode_texts
+        from sentemb.encode import encode_counting
         from sentemb.scale.plan import Shard
         from sentemb.scale.shards import write_shard
 
@@ -243,11 +243,11 @@ class ShardEncoder:
                 texts.extend(ray.get(self.blocks[block]).column("text").slice(lo, hi - lo).to_pylist())
             if len(texts) != shard.rows:
                 raise RuntimeError(f"shard {shard.index}: read {len(texts)} texts for {shard.rows} rows")
-            vectors = encode_texts(self.model, texts, batch_size=self.req.batch_size,
-                                   normalize=bool(self.req.normalize), show_progress=False)
+            vectors, truncated = encode_counting(self.model, texts, batch_size=self.req.batch_size,
+                                                 normalize=bool(self.req.normalize))
             fields = write_shard(self.out_dir, shard, vectors, texts, self.text_mode)
             for key, value in (("shard", shard.index), ("rows", fields["rows"]), ("bytes", fields["bytes"]),
-                               ("sha256", fields["sha256"]), ("truncated", count_truncated(self.model, texts)),
+                               ("sha256", fields["sha256"]), ("truncated", truncated),
                                ("dim", int(vectors.shape[1])), ("info", self.info)):
                 out[key].append(value)
         return {k: np.asarray(v, dtype=object if k in ("sha256", "info") else np.int64) for k, v in out.items()}

@@ -1,4 +1,4 @@
-"""Pipeline stage ``encode``: a file of texts to a file of vectors."""
+"""Pipeline stage ``encode``: a file of texts to a file of vectors, or to a sharded, resumable folder."""
 
 from __future__ import annotations
 
@@ -18,12 +18,23 @@ class EncodeConfig(StageConfig):
     max_seq_length: int | None = None
     allow_empty: bool = False
     device: str | None = None
+    # a folder output (``output`` without a suffix): sharded, resumable, local or on a Ray cluster
+    shard_rows: int | None = None
+    store: str = "text"
+    engine: str = "local"
+    address: str | None = None
+    num_workers: int = 1
+    gpus_per_worker: float = 0.0
 
 
 @register_stage("encode", EncodeConfig, check=check_encode,
                 outputs={"embeddings": "path", "model": "str", "rows": "int"})
 def run_encode(cfg: EncodeConfig, ctx: StageContext) -> dict:
     """Encode a file of texts with a model; outputs ``embeddings`` (the vector file) and ``model``."""
+    from pathlib import Path
+
+    if not Path(cfg.output).suffix:
+        return _encode_to_folder(cfg, ctx)
     from sentemb.encode import encode_file
     from sentemb.models import load
 
@@ -34,3 +45,17 @@ def run_encode(cfg: EncodeConfig, ctx: StageContext) -> dict:
     ctx.console.print(f"encoded {summary.rows} texts -> {out} (dim {summary.dim}; "
                       f"{summary.truncated} truncated at {summary.max_seq_length} tokens)")
     return {"embeddings": out, "model": cfg.model, "rows": summary.rows}
+
+
+def _encode_to_folder(cfg: EncodeConfig, ctx: StageContext) -> dict:
+    from sentemb.scale import EncodeRequest, encode_to_dir
+
+    req = EncodeRequest(model=cfg.model, input=str(ctx.path(cfg.input)), column=cfg.column, pooling=cfg.pooling,
+                        normalize=cfg.normalize, max_seq_length=cfg.max_seq_length, text_mode=cfg.store,
+                        shard_rows=cfg.shard_rows, allow_empty=cfg.allow_empty, batch_size=cfg.batch_size)
+    out = ctx.output_dir / cfg.output
+    s = encode_to_dir(req, out, cfg.engine, device=cfg.device, address=cfg.address, num_workers=cfg.num_workers,
+                      gpus_per_worker=cfg.gpus_per_worker, show_progress=False)
+    ctx.console.print(f"encoded {s.encoded} shard(s), {s.skipped} already done: {s.rows} texts -> {out} "
+                      f"(dim {s.dim}, {s.engine} engine; {len(s.re_encoded)} re-encoded)")
+    return {"embeddings": out, "model": cfg.model, "rows": s.rows}
