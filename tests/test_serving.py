@@ -93,10 +93,17 @@ def int8_server(minilm_int8_dir):
 
 
 @pytest.fixture(scope="module")
-def strict_server(tiny_zh_dir):
-    """Tiny Chinese model with a key, small limits, a 300 ms batch window and an injected model fault."""
+def tiny_index(tiny_zh_dir, tmp_path_factory):
+    from sentemb.search import build_index
+
+    return build_index(ZH, str(tiny_zh_dir), tmp_path_factory.mktemp("index") / "zh").folder
+
+
+@pytest.fixture(scope="module")
+def strict_server(tiny_zh_dir, tiny_index):
+    """Tiny Chinese model with a key, small limits, a 300 ms batch window, an injected model fault, an index."""
     args = ["--name", "tiny", "--api-key", KEY, "--max-client-batch", 16, "--max-queue", 16, "--max-input-chars", 200,
-            "--max-wait-ms", 300, "--max-batch-size", 64, "--fault-text", "BOOM"]
+            "--max-wait-ms", 300, "--max-batch-size", 64, "--fault-text", "BOOM", "--index", tiny_index]
     with ServerProcess(tiny_zh_dir, args) as server:
         yield server
 
@@ -171,6 +178,28 @@ def test_similarity_models_health_and_metrics(minilm_server, minilm_dir, sentemb
     assert metric(minilm_server.url, "sentemb_request_duration_seconds_count", route="/v1/embeddings") >= 1
     for name in ("sentemb_queue_depth", "sentemb_batch_tokens_count"):
         assert name in httpx.get(minilm_server.url + "/metrics").text
+
+
+def test_search_gives_the_hits_of_the_index_library(strict_server, tiny_index, tiny_zh_dir):
+    from sentemb.search import open_index
+
+    queries = [ZH[2], "借呗还款"]
+    r = post(strict_server, "/v1/search", {"query": queries, "k": 3})
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    want = open_index(tiny_index).search(queries, k=3)
+    for got, hits in zip(data, want):
+        assert [h["id"] for h in got["hits"]] == [h.id for h in hits]
+        np.testing.assert_allclose([h["score"] for h in got["hits"]], [h.score for h in hits], atol=1e-4)
+    assert data[0]["hits"][0]["text"] == ZH[2] and data[0]["hits"][0]["score"] > 0.999
+    everything = post(strict_server, "/v1/search", {"query": ZH[0], "k": 1000}).json()["data"][0]["hits"]
+    assert len(everything) == len(ZH)
+    assert_error(post(strict_server, "/v1/search", {"query": ZH[0], "k": 0}), 422, "k")
+    assert_error(post(strict_server, "/v1/search", {"query": ""}), 422, "query", None, "empty")
+
+
+def test_search_without_an_index_says_how_to_get_one(minilm_server):
+    assert_error(post(minilm_server, "/v1/search", {"query": "hello"}, key=None), 404, code="no_index", says="--index")
 
 
 # ------------------------------------------------------------------ limits, auth and bad input

@@ -28,6 +28,8 @@ def serve(
     truncate: Annotated[bool, typer.Option("--truncate/--no-truncate",
                                            help="Cut inputs over --max-input-chars (counted) instead of 413.")] = True,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body; beyond it: 413.")] = 4 * 1024 * 1024,
+    index: Annotated[str | None, typer.Option(
+        help="Index folder (`sentemb index build` with this model) to serve at POST /v1/search.")] = None,
     name: Annotated[str | None, typer.Option(help="Model name reported and accepted in 'model' (default: folder name).")] = None,
     pooling: PoolingOpt = None,
     device: DeviceOpt = None,
@@ -41,7 +43,7 @@ def serve(
              "batch's requests get an error and the server keeps serving.")] = None,
 ):
     """Serve MODEL over HTTP, OpenAI-compatible: POST /v1/embeddings, POST /v1/similarity, GET /v1/models,
-    GET /health, GET /metrics (Prometheus).
+    GET /health, GET /metrics (Prometheus), and POST /v1/search with --index.
 
     Concurrent requests are micro-batched under a token budget; a full queue answers 429.
     Errors come in the OpenAI shape. SIGTERM / Ctrl-C stop accepting, finish in-flight requests and exit 0.
@@ -57,7 +59,13 @@ def serve(
     b = load_backend(model, backend=backend, name=name, pooling=pooling, device=device,
                      max_seq_length=max_seq_length, threads=threads, trust_remote_code=trust_remote_code,
                      fault_text=fault_text)
+    idx = None
+    if index is not None:
+        from sentemb.search import open_index
+
+        idx = open_index(index, model=b.model, model_name=model)
     info = b.info
     console.print(f"serving {info.name!r} ({info.backend}, {info.dimension} dims) on http://{host}:{port}"
+                  + (f", index {index} ({len(idx)} rows)" if idx is not None else "")
                   + ("  [API key required]" if api_key else ""), highlight=False)
-    run_server(create_app(b, config), host=host, port=port, log_level=log_level, access_log=access_log)
+    run_server(create_app(b, config, index=idx), host=host, port=port, log_level=log_level, access_log=access_log)

@@ -1,5 +1,6 @@
-"""The FastAPI application: OpenAI-compatible ``/v1/embeddings``, ``/v1/similarity``, ``/v1/models``,
-``/health`` and ``/metrics``, all model calls going through one :class:`MicroBatcher`."""
+"""The FastAPI application: OpenAI-compatible ``/v1/embeddings``, ``/v1/similarity``, ``/v1/search`` (with
+an index), ``/v1/models``, ``/health`` and ``/metrics``, all model calls going through one
+:class:`MicroBatcher`."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from sentemb.serving.batcher import BatcherClosed, BatchFailed, MicroBatcher, Qu
 from sentemb.serving.config import ServeConfig
 from sentemb.serving.errors import APIError, error_response, install_handlers
 from sentemb.serving.metrics import Metrics
-from sentemb.serving.schemas import EmbeddingRequest, SimilarityRequest
+from sentemb.serving.schemas import EmbeddingRequest, SearchRequest, SimilarityRequest
 
 log = logging.getLogger("sentemb.serving")
 
-ROUTES = {"/v1/embeddings", "/v1/similarity", "/v1/models", "/health", "/metrics", "/openapi.json", "/docs"}
+ROUTES = {"/v1/embeddings", "/v1/similarity", "/v1/search", "/v1/models", "/health", "/metrics", "/openapi.json", "/docs"}
 #: above this many characters in one request, tokenising runs in a thread instead of on the event loop
 INLINE_TOKENIZE_CHARS = 20_000
 WARMUP_TEXT = "A warm-up sentence for the first forward pass."
@@ -135,8 +136,11 @@ def _shorten(rows: np.ndarray, dimensions: int | None, full: int) -> np.ndarray:
     return cut / np.maximum(np.linalg.norm(cut, axis=1, keepdims=True), 1e-12)
 
 
-def create_app(backend: EncoderBackend, config: ServeConfig | None = None):
-    """A FastAPI app serving ``backend``; readiness comes after one real forward pass at start-up."""
+def create_app(backend: EncoderBackend, config: ServeConfig | None = None, index=None):
+    """A FastAPI app serving ``backend``; readiness comes after one real forward pass at start-up.
+
+    ``index``: an opened :class:`sentemb.search.SearchIndex` of the same model, served at ``/v1/search``.
+    """
     from fastapi import FastAPI
     from starlette.responses import Response
 
@@ -205,12 +209,32 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None):
         return _json({"object": "list", "data": data, "model": backend.info.name,
                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, headers)
 
+    @app.post("/v1/search", summary="Top-k rows of the server's index for each query (needs --index)")
+    async def search(req: SearchRequest, request: Request):
+        state.check_model(req.model)
+        if index is None:
+            raise APIError(404, "this server has no index; start it with --index DIR (built by `sentemb index "
+                                "build`) to search", code="no_index")
+        queries = [req.query] if isinstance(req.query, str) else req.query
+        if len(queries) > config.max_client_batch:
+            raise APIError(422, f"query: {len(queries)} queries in one request, more than the limit of "
+                                f"{config.max_client_batch}", param="query", code="too_many_inputs")
+        prompt = index.query_prompt or ""
+        rows, tokens, headers = await unless_client_gone(request, state.embed([prompt + q for q in queries]),
+                                                         metrics)
+        hits = await asyncio.to_thread(index.search_vectors, rows, req.k)
+        data = [{"object": "search_result", "index": i, "query": q, "hits": [h.to_dict() for h in found]}
+                for i, (q, found) in enumerate(zip(queries, hits))]
+        return _json({"object": "list", "data": data, "model": backend.info.name,
+                      "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, headers)
+
     @app.get("/v1/models", summary="The served model")
     async def models():
         info = backend.info
         return _json({"object": "list", "data": [{
             "id": info.name, "object": "model", "created": state.started, "owned_by": "sentemb",
-            "backend": info.backend, "dimension": info.dimension, "max_seq_length": info.max_seq_length}]})
+            "backend": info.backend, "dimension": info.dimension, "max_seq_length": info.max_seq_length,
+            "index_rows": len(index) if index is not None else None}]})
 
     @app.get("/health", summary="200 once the model has run a forward pass; 503 while loading or stopping")
     async def health():

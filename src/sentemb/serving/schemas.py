@@ -1,4 +1,4 @@
-"""Request bodies of the API (OpenAI's embeddings request, a similarity request), validated with clear
+"""Request bodies of the API (OpenAI's embeddings request, similarity and search requests), validated with clear
 messages that name the field."""
 
 from __future__ import annotations
@@ -85,4 +85,14 @@ class SimilarityRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     pairs: Pairs
+    model: str | None = Field(None, description="Name of the served model (optional).")
+
+
+class SearchRequest(BaseModel):
+    """``POST /v1/search``: the top ``k`` rows of the server's index for each query."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: Input
+    k: int = Field(10, ge=1, le=1000, description="Hits per query (at most the number of rows).")
     model: str | None = Field(None, description="Name of the served model (optional).")
