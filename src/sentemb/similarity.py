@@ -1,4 +1,4 @@
-"""Cosine scores of sentence pairs, each unique text encoded once."""
+"""Cosine scores of sentence pairs, each unique text encoded once, and the scored-pairs TSV format."""
 
 from __future__ import annotations
 
@@ -26,3 +26,23 @@ def pair_cosine(model, a: list[str], b: list[str], batch_size: int = 32, show_pr
     """Cosine similarity of each (a[i], b[i])."""
     vecs, idx = unique_vectors(model, list(a) + list(b), batch_size=batch_size, show_progress=show_progress)
     return cosine_rows(vecs[idx[: len(a)]], vecs[idx[len(a):]])
+
+
+def escape_field(text: str) -> str:
+    """A text as one TSV field: backslash, tab, newline and carriage return written as ``\\\\``, ``\\t``,
+    ``\\n``, ``\\r`` (the escapes of PostgreSQL's and MySQL's text formats), so every pair stays one line."""
+    return (str(text).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r"))
+
+
+def scored_pair_lines(a: list[str], b: list[str], scores) -> list[str]:
+    """``a<TAB>b<TAB>score`` lines (fields escaped, score with 6 decimals)."""
+    return [f"{escape_field(x)}\t{escape_field(y)}\t{float(s):.6f}" for x, y, s in zip(a, b, scores)]
+
+
+def write_scored_pairs(path, a: list[str], b: list[str], scores):
+    """Write a .tsv with a ``sentence1 sentence2 score`` header and one escaped line per pair, atomically."""
+    from sentemb.atomic import write_text
+
+    lines = scored_pair_lines(a, b, scores)
+    write_text(path, "sentence1\tsentence2\tscore\n" + "".join(line + "\n" for line in lines))
+    return path

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sentemb.cli_app import DeviceOpt, MaxLenOpt, ModelOpt, PoolingOpt, app, console, out
+from sentemb.cli_app import DeviceOpt, MaxLenOpt, ModelOpt, PoolingOpt, ThreadsOpt, app, console, out
 from sentemb.errors import SentembError
 
 
@@ -23,9 +23,12 @@ def encode(
     pooling: PoolingOpt = None,
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
     device: DeviceOpt = None,
-    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalise the vectors.")] = False,
+    normalize: Annotated[bool | None, typer.Option(
+        "--normalize/--no-normalize", help="--normalize: L2-normalise the vectors; --no-normalize: drop the model's "
+        "own Normalize module too (raw pooled vectors). Default: as the model outputs them.")] = None,
     max_seq_length: MaxLenOpt = None,
     allow_empty: Annotated[bool, typer.Option(help="Encode empty/whitespace-only texts as given instead of refusing.")] = False,
+    threads: ThreadsOpt = None,
     shard_rows: Annotated[int | None, typer.Option(help="Folder output: rows per shard (default 100000, or the "
                                                    "folder's own on resume).", rich_help_panel="Folder output")] = None,
     store: Annotated[str, typer.Option(help="Folder output: keep each text (text), its hash (hash) or nothing (none).",
@@ -46,8 +49,10 @@ def encode(
     With a folder as output, the input is split into shards of --shard-rows rows, each written as a parquet
     file and recorded in manifest.json: a re-run after a crash skips the finished shards.
     """
+    from sentemb.runtime import limit_threads
     from sentemb.scale import ENGINES, TEXT_MODES
 
+    limit_threads(threads)
     if verify is not None:
         return _verify_encoded(verify)
     if input is None or model is None or output is None:
@@ -57,7 +62,7 @@ def encode(
             raise SentembError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
         if store not in TEXT_MODES:
             raise SentembError(f"unknown --store {store!r}; use one of {', '.join(TEXT_MODES)}")
-        return _encode_to_folder(input, model, output, column=column, pooling=pooling, normalize=normalize,
+        return _encode_to_folder(input, model, output, column=column, pooling=pooling, normalize=bool(normalize),
                                  max_seq_length=max_seq_length, text_mode=store, shard_rows=shard_rows,
                                  allow_empty=allow_empty, batch_size=batch_size, engine=engine, device=device,
                                  address=address, num_workers=num_workers, gpus_per_worker=gpus_per_worker)
@@ -65,10 +70,12 @@ def encode(
         raise SentembError("--engine, --shard-rows and --address apply to a folder output (-o without a suffix)")
     from sentemb.encode import encode_file
     from sentemb.models import load
+    from sentemb.progress import make_progress
 
-    m = load(model, pooling=pooling, max_seq_length=max_seq_length, device=device)
-    s = encode_file(m, input, output, column=column, batch_size=batch_size, normalize=normalize,
-                    allow_empty=allow_empty)
+    m = load(model, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length, device=device)
+    with make_progress(console) as progress:
+        s = encode_file(m, input, output, column=column, batch_size=batch_size, normalize=bool(normalize),
+                        allow_empty=allow_empty, progress=progress)
     console.print(f"[green]encoded {s.rows} texts[/green] -> {s.output} (dim {s.dim})")
     if s.truncated:
         console.print(f"[yellow]{s.truncated} text(s) longer than {s.max_seq_length} tokens were truncated[/yellow]")
@@ -108,7 +115,10 @@ def similarity(
     text_b: Annotated[str | None, typer.Argument(help="Second text.")] = None,
     pairs: Annotated[Path | None, typer.Option(help="Score a file of pairs (.tsv/.csv/.jsonl) instead.")] = None,
     columns: Annotated[str | None, typer.Option(help="Pair columns, e.g. 'sentence1,sentence2' or '0,1'.")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="With --pairs: write a .tsv of a, b, score.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="With --pairs: write a .tsv of a, b, score "
+                                                "(tab, newline and backslash inside a text escaped as \\t, \\n, \\\\).")] = None,
+    header: Annotated[bool | None, typer.Option("--header/--no-header", help="With --pairs (.tsv/.csv): the first "
+                                                "row is column names / is a pair (default: guessed, and said).")] = None,
     pooling: PoolingOpt = None,
     device: DeviceOpt = None,
     batch_size: int = 32,
@@ -116,7 +126,7 @@ def similarity(
     """Print the cosine similarity of two texts, or score every pair of a file."""
     from sentemb.data.pairs import read_pairs
     from sentemb.models import load
-    from sentemb.similarity import pair_cosine
+    from sentemb.similarity import pair_cosine, scored_pair_lines, write_scored_pairs
 
     if pairs is None and (text_a is None or text_b is None):
         raise SentembError("give two texts, or --pairs FILE")
@@ -126,17 +136,17 @@ def similarity(
     if pairs is None:
         out.print(f"{float(pair_cosine(m, [text_a], [text_b])[0]):.4f}")
         return
-    p = read_pairs(pairs, columns)
+    p = read_pairs(pairs, columns, header=header)
+    if p.header is not None and header is None:
+        console.print(f"first row read as column names ({', '.join(p.header)}); --no-header scores it as a pair",
+                      markup=False, highlight=False)
     scores = pair_cosine(m, p.a, p.b, batch_size=batch_size)
-    lines = [f"{a}\t{b}\t{s:.6f}" for a, b, s in zip(p.a, p.b, scores)]
     if output:
-        from sentemb.atomic import write_text
-
-        write_text(output, "sentence1\tsentence2\tscore\n" + "\n".join(lines) + "\n")
-        console.print(f"scored {len(lines)} pairs -> {output}")
+        write_scored_pairs(output, p.a, p.b, scores)
+        console.print(f"scored {len(p)} pairs -> {output}")
     else:
-        for line in lines:
-            out.print(line, markup=False, highlight=False)
+        for line in scored_pair_lines(p.a, p.b, scores):  # plain TSV: rich would expand the tabs
+            typer.echo(line)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ class Pairs:
     labels: list[float] | None
     source: str
     skipped: int = 0  # bad rows skipped on request (counted, never silent)
+    header: list[str] | None = None  # the first row of a delimited file, when it was read as column names
 
     def __len__(self) -> int:
         return len(self.a)
@@ -59,8 +61,12 @@ def _split_columns(columns: str | None) -> list[str] | None:
 
 
 def read_pairs(path: str | Path, columns: str | None = None, label_range: tuple[float, float] | None = None,
-               require_labels: bool = False) -> Pairs:
-    """Read pairs from ``path``; every row must have both texts (and a valid label if present)."""
+               require_labels: bool = False, header: bool | None = None) -> Pairs:
+    """Read pairs from ``path``; every row must have both texts (and a valid label if present).
+
+    ``header`` (delimited files): True reads the first row as column names, False as a pair; None guesses
+    (see :func:`looks_like_header`); the row read as a header is returned in ``Pairs.header``.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", str(path))
@@ -69,7 +75,8 @@ def read_pairs(path: str | Path, columns: str | None = None, label_range: tuple[
     if suffix == ".jsonl":
         rows = _jsonl_rows(path, cols or list(DEFAULT_NAMES))
     elif suffix in (".tsv", ".txt", ".csv"):
-        rows = _delimited_rows(path, cols, "," if suffix == ".csv" else "\t")
+        seen: list[list[str]] = []
+        rows = _delimited_rows(path, cols, "," if suffix == ".csv" else "\t", header, seen)
     else:
         raise InputError(f"unsupported pairs format {suffix!r}; use .tsv, .txt, .csv or .jsonl", str(path))
     a, b, labels = [], [], []
@@ -93,7 +100,8 @@ def read_pairs(path: str | Path, columns: str | None = None, label_range: tuple[
         raise InputError("no pairs in file", str(path))
     if require_labels and not has_label:
         raise InputError("no label column; evaluation needs a gold score per pair (see --columns)", str(path))
-    return Pairs(a, b, labels if has_label else None, str(path))
+    found = seen[0] if suffix in (".tsv", ".txt", ".csv") and seen else None
+    return Pairs(a, b, labels if has_label else None, str(path), header=found)
 
 
 def _jsonl_rows(path: Path, cols: list[str]):
@@ -112,33 +120,70 @@ def _jsonl_rows(path: Path, cols: list[str]):
         yield i, [obj.get(c) for c in cols]
 
 
-def _delimited_rows(path: Path, cols: list[str] | None, delimiter: str):
+def _delimited_rows(path: Path, cols: list[str] | None, delimiter: str, header: bool | None = None,
+                    seen_header: list | None = None):
     csv.field_size_limit(sys.maxsize)
     lines = read_utf8_lines(path)
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
     reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
-    first = next(reader, None)
-    if first is None:
+    numbered = ((reader.line_num, row) for row in reader)
+    head = next(numbered, None)
+    if head is None:
         return
+    first = head[1]
+    nxt = next(numbered, None)
+    second = nxt[1] if nxt is not None else None
+    rest = _chain_first(nxt, numbered) if nxt is not None else numbered
     named = cols is not None and not all(c.isdigit() for c in cols)
-    if cols is None and "sentence1" in first and "sentence2" in first:
+    if cols is None and header is not False and "sentence1" in first and "sentence2" in first:
         cols, named = [c for c in DEFAULT_NAMES if c in first], True
     if named:
         missing = [c for c in cols if c not in first]
         if missing:
             raise InputError(f"no column(s) {missing} in header {first} (use --columns)", str(path), 1)
         idx = [first.index(c) for c in cols]
-        rows = reader
+        rows = rest
+        is_header = True
     else:
         idx = [int(c) for c in cols] if cols else None
-        rows = _chain_first(first, reader)
-    for row in rows:
-        line = reader.line_num
+        is_header = header if header is not None else looks_like_header(first, second)
+        rows = rest if is_header else _chain_first(head, rest)
+    if is_header and seen_header is not None:
+        seen_header.append(first)
+    for line, row in rows:
         if idx is None:
             idx = [0, 1, 2] if len(row) >= 3 else [0, 1]
         if len(row) <= max(idx[:2]):
             raise InputError(f"{len(row)} field(s); expected at least {max(idx[:2]) + 1}", str(path), line)
         yield line, [row[j] if j < len(row) else None for j in idx]
+
+
+#: first-row fields that name a text column (``q1``, ``text_a``, ``sentence 2``, ``question1``, ``premise``...)
+_TEXT_COLUMN = re.compile(r"^(sentence|sent|text|query|question|q|s|premise|hypothesis|anchor|positive|"
+                          r"candidate|source|target|title|a|b)[ _-]?(1|2|a|b)?$", re.IGNORECASE)
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9 _-]{0,31}$")
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def looks_like_header(first: list[str], second: list[str] | None) -> bool:
+    """Whether the first row of a delimited pair file holds column names rather than a pair.
+
+    Yes when its first two fields both look like text-column names (``q1``/``q2``, ``text_a``/``text_b``,
+    ``question1``/``question2``...) and every field is a short name; or when the rows below have a numeric
+    third (label) field and the first row's is not a number (``score``, ``similarity``).
+    """
+    fields = [f.strip() for f in first]
+    if len(fields) >= 2 and all(_NAME.match(f) for f in fields) and all(_TEXT_COLUMN.match(f) for f in fields[:2]):
+        return True
+    return (len(fields) >= 3 and second is not None and len(second) >= 3 and fields[2] != ""
+            and not _is_number(fields[2]) and _is_number(second[2].strip()))
 
 
 def _chain_first(first, reader):
