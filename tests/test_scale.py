@@ -202,6 +202,17 @@ def test_folder_output_empty_lines_same_policy_as_file_output(tiny_zh_dir, tmp_p
     assert read_encoded(tmp_path / "enc")[2] == ["第一句", "", "第三句", "   "]
 
 
+def test_two_runs_never_write_one_folder(tiny_zh_dir, tmp_path):
+    from sentemb.scale.resume import run_lock
+
+    src = tmp_path / "in.txt"
+    src.write_text("好\n", encoding="utf-8")
+    with run_lock(tmp_path / "enc"):  # another run holds the folder
+        res = _encode(src, "-m", tiny_zh_dir, "-o", tmp_path / "enc")
+    assert res.exit_code == 2 and "being written by another run" in _flat(res.output)
+    assert _encode(src, "-m", tiny_zh_dir, "-o", tmp_path / "enc").exit_code == 0
+
+
 def test_folder_that_is_not_an_encoded_folder_is_refused(tiny_zh_dir, tmp_path):
     src = tmp_path / "in.txt"
     src.write_text("好\n", encoding="utf-8")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sentemb.errors import SentembError
 from sentemb.scale.fingerprint import input_fingerprint, is_remote
-from sentemb.scale.resume import EncodeRequest, ScaleSummary, finish_run, open_run, record_model, record_shard
+from sentemb.scale.resume import EncodeRequest, ScaleSummary, finish_run, open_run, record_model, record_shard, run_lock
 
 
 def read_input(req: EncodeRequest) -> list[str]:
@@ -40,14 +40,22 @@ def encode_local(req: EncodeRequest, out_dir: str | Path, device: str | None = N
     ``model`` may be given already loaded (it must be what ``req`` describes); otherwise it is loaded
     only if some shard is left to do.
     """
-    from sentemb.encode import encode_counting
-    from sentemb.scale.model_info import describe, limit_threads, load_model, model_key
-    from sentemb.scale.shards import write_shard
-
     t0 = time.perf_counter()
     info = input_info(req, 0)  # fingerprint before reading, so a file changing meanwhile is caught on resume
     texts = read_input(req)
     info["rows"] = len(texts)
+    with run_lock(out_dir):
+        summary = _run(req, out_dir, texts, info, device, threads, show_progress, model)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _run(req: EncodeRequest, out_dir, texts: list[str], info: dict, device, threads, show_progress: bool,
+         model) -> ScaleSummary:
+    from sentemb.encode import encode_counting
+    from sentemb.scale.model_info import describe, limit_threads, load_model, model_key
+    from sentemb.scale.shards import write_shard
+
     manifest, pending, re_encoded = open_run(out_dir, req, info, model_key(req), "local")
     summary = ScaleSummary(Path(out_dir), len(texts), manifest.get("dim"), len(manifest["shards"]),
                            skipped=len(manifest["shards"]) - len(pending), re_encoded=re_encoded)
@@ -71,7 +79,6 @@ def encode_local(req: EncodeRequest, out_dir: str | Path, device: str | None = N
             progress.advance(task, shard.rows)
     finish_run(out_dir, manifest)
     summary.dim = manifest.get("dim")
-    summary.seconds = time.perf_counter() - t0
     return summary
 
 

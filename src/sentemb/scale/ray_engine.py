@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from sentemb.errors import SentembError
 from sentemb.scale.fingerprint import is_remote, local_path
-from sentemb.scale.resume import EncodeRequest, ScaleSummary, finish_run, open_run, record_model, record_shard
+from sentemb.scale.resume import EncodeRequest, ScaleSummary, finish_run, open_run, record_model, record_shard, run_lock
 
 _PARSED = (".txt", ".jsonl", ".csv", ".tsv")
 
@@ -273,6 +274,7 @@ def encode_ray(req: EncodeRequest, out_dir: str | Path, address: str | None = No
         raise SentembError(f"{out_dir} is a file; a sharded output needs a folder")
     info = input_info(req, 0)
     owned = connect(address, connect_timeout)
+    held = contextlib.ExitStack()
     try:
         ray = import_ray()
         from ray.data import ActorPoolStrategy
@@ -283,6 +285,7 @@ def encode_ray(req: EncodeRequest, out_dir: str | Path, address: str | None = No
         blocks, bounds = read_blocks(req)
         info["rows"] = bounds[-1]
         out_dir = str(Path(out_dir).resolve())
+        held.enter_context(run_lock(out_dir))
         manifest, pending, re_encoded = open_run(out_dir, req, info, model_key(req), "ray")
         summary = ScaleSummary(Path(out_dir), info["rows"], manifest.get("dim"), len(manifest["shards"]),
                                skipped=len(manifest["shards"]) - len(pending), re_encoded=re_encoded, engine="ray")
@@ -315,6 +318,7 @@ def encode_ray(req: EncodeRequest, out_dir: str | Path, address: str | None = No
                                    "done and kept: run the same command again to encode the rest") from None
         finish_run(out_dir, manifest)
     finally:
+        held.close()
         if owned:
             import_ray().shutdown()
     summary.dim = manifest.get("dim")

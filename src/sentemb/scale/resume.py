@@ -5,7 +5,9 @@ Both engines go through here, so a folder started by one can be finished by the 
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +53,30 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+@contextlib.contextmanager
+def run_lock(out_dir: str | Path) -> Iterator[None]:
+    """Hold ``out_dir/.lock`` for the run, so two runs never write one folder at once (released on exit or kill)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise SentembError(f"{out} is a file; a sharded output needs a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on this system
+        yield
+        return
+    with open(out / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SentembError(f"{out} is being written by another run; let it finish (or stop it), "
+                               "then run again to resume") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def new_manifest(req: EncodeRequest, input_info: dict, model_key: str | None, shard_rows: int) -> dict:
     """A manifest with every shard pending."""
     shards = plan_shards(input_info["rows"], shard_rows)
@@ -71,7 +97,7 @@ def new_manifest(req: EncodeRequest, input_info: dict, model_key: str | None, sh
 def open_run(out_dir: str | Path, req: EncodeRequest, input_info: dict, model_key: str | None,
              engine: str) -> tuple[dict, list[Shard], list[str]]:
     """Create or resume ``out_dir``: returns its manifest (already written), the shards to encode, and why
-    any shard marked done must be encoded again (missing or altered file).
+    any shard marked done must be encoded again (missing or altered file). Call it under :func:`run_lock`.
 
     Refuses a folder that holds something else, or vectors of a different model, settings or input.
     """
@@ -81,7 +107,7 @@ def open_run(out_dir: str | Path, req: EncodeRequest, input_info: dict, model_ke
     if out.exists() and not out.is_dir():
         raise SentembError(f"{out} is a file; a sharded output needs a folder")
     old = read_manifest(out, required=False)
-    if old is None and out.is_dir() and any(p for p in out.iterdir() if not p.name.startswith(".")):
+    if old is None and out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()):
         raise SentembError(f"{out} exists and is not an encoded folder (no manifest.json); "
                            "choose a new or empty folder")
     shard_rows = req.shard_rows or (old["shard_rows"] if old else DEFAULT_SHARD_ROWS)
