@@ -286,3 +286,117 @@ def match(
         else:
             prob = "-" if m.probability is None else f"{m.probability:.3f}"
             typer.echo(f"{m.query}\t{m.id}\t{m.score:.4f}\t{prob}\t{'match' if m.is_match else 'no-match'}\t{m.text}")
+
+
+def _encoded_or_texts(corpus: Path, model: str | None, column: str | None, allow_empty: bool = False):
+    """(input, encoder or None): an encoded folder needs no encoder."""
+    from sentemb.search.inputs import read_input
+
+    src = read_input(corpus, model, column, None, allow_empty=allow_empty)
+    if src.vectors is not None:
+        return src, None
+    from sentemb.models import load
+
+    return src, load(src.model, **src.load_options)
+
+
+@app.command()
+def mine(
+    corpus: CorpusArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Ranked pairs (.tsv: score, id1, id2, text1, text2).")],
+    model: OptModel = None,
+    threshold: Annotated[float | None, typer.Option(help="Keep pairs with cosine >= this.")] = None,
+    calibrated: Annotated[bool, typer.Option(help="Use the model's calibrated match threshold "
+                                             "(`sentemb calibrate`).")] = False,
+    top_k: Annotated[int, typer.Option(help="Neighbours kept per text; raise it when texts have many near "
+                                       "duplicates.")] = 10,
+    max_pairs: Annotated[int | None, typer.Option(help="Keep at most this many pairs (default: texts x top-k).")]
+    = None,
+    duplicates: Annotated[Path | None, typer.Option(help="Exact duplicates (.tsv: id, duplicate_of, text); "
+                                                    "default: beside --output as NAME.exact.tsv.")] = None,
+    column: ColumnOpt = None,
+    batch_size: BatchOpt = 32,
+):
+    """Find paraphrase / near-duplicate pairs, most similar first; identical texts are reported apart."""
+    from sentemb.search.mining import mine as run_mine
+    from sentemb.search.mining import write_duplicates, write_pairs
+
+    if calibrated and threshold is not None:
+        raise SentembError("give --threshold or --calibrated, not both")
+    src, enc = _encoded_or_texts(corpus, model, column)
+    if calibrated:
+        from sentemb.search.calibration import load_calibration
+
+        cal = load_calibration(enc) if enc is not None else load_calibration(src.model)
+        if cal is None:
+            raise SentembError(f"model {src.model!r} has no calibration; run `sentemb calibrate` or give --threshold")
+        threshold = cal.threshold
+    texts, ids = src.records.texts, src.records.ids
+    with console.status(f"mining {len(texts)} texts"):
+        result = run_mine(texts, enc, threshold=threshold, top_k=top_k, vectors=src.vectors, batch_size=batch_size,
+                          max_pairs=max_pairs)
+    write_pairs(output, result, ids, texts)
+    dup_path = duplicates or output.with_name(output.stem + ".exact.tsv")
+    write_duplicates(dup_path, result, ids, texts)
+    n_dup = sum(len(g) - 1 for g in result.duplicates)
+    console.print(f"[green]{len(result.pairs)} pairs[/green]"
+                  + (f" with cosine >= {threshold:.4f}" if threshold is not None else "")
+                  + f" among {result.distinct} distinct texts -> {output}")
+    console.print(f"{n_dup} exact duplicate row(s) in {len(result.duplicates)} group(s) -> {dup_path}")
+    if result.saturated:
+        console.print(f"[yellow]{result.saturated} text(s) have {top_k}+ neighbours above the threshold: some "
+                      "pairs may be missing; raise --top-k[/yellow]")
+
+
+@app.command()
+def cluster(
+    corpus: CorpusArg,
+    model: OptModel = None,
+    method: Annotated[str, typer.Option(help="kmeans, agglomerative or community.")] = "kmeans",
+    k: Annotated[str | None, typer.Option("--k", help="Number of clusters, or 'auto' (k-means: best silhouette).")]
+    = None,
+    threshold: Annotated[float | None, typer.Option(help="Cosine threshold (agglomerative cut; community: "
+                                                    "similarity to the centre, default 0.75).")] = None,
+    min_size: Annotated[int, typer.Option(help="community: smallest community kept.")] = 2,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Cluster of each text (.tsv: id, cluster, "
+                                                "text).")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="2-D projection coloured by cluster (.png).")] = None,
+    central: Annotated[int, typer.Option(help="Most central texts shown per cluster.")] = 3,
+    show: Annotated[int, typer.Option(help="Clusters shown in the summary (largest first).")] = 20,
+    column: ColumnOpt = None,
+    batch_size: BatchOpt = 32,
+):
+    """Group texts by meaning; prints each cluster's size and its most central texts."""
+    from sentemb.search.clustering import cluster_vectors, plot_clusters
+    from sentemb.search.encoder import encode_normalized
+
+    if k is not None and k != "auto" and not k.isdigit():
+        raise SentembError(f"--k must be a number or 'auto', got {k!r}")
+    src, enc = _encoded_or_texts(corpus, model, column)
+    texts, ids = src.records.texts, src.records.ids
+    with console.status(f"encoding and clustering {len(texts)} texts"):
+        vecs = src.vectors if src.vectors is not None else encode_normalized(enc, texts, batch_size=batch_size)
+        result = cluster_vectors(vecs, method, k if k in (None, "auto") else int(k), threshold, min_size, central)
+    for s in result.summaries[:show]:
+        out.print(f"[bold]cluster {s.cluster}[/bold] ({s.size} texts)")
+        for r in s.central:
+            out.print(f"    {texts[r]}", markup=False, highlight=False)
+    more = f", {result.unassigned} in no cluster" if result.unassigned else ""
+    console.print(f"[green]{result.n_clusters} clusters[/green] of {len(texts)} texts ({method}{more})")
+    if output is not None:
+        from sentemb.atomic import write_text
+
+        rows = [f"{i}\t{int(c)}\t{t.replace(chr(9), ' ').replace(chr(10), ' ')}"
+                for i, c, t in zip(ids, result.labels, texts)]
+        write_text(output, "id\tcluster\ttext\n" + "\n".join(rows) + "\n")
+    if json_path is not None:
+        from sentemb.atomic import write_text
+
+        summary = {"method": method, "params": result.params, "clusters": result.n_clusters,
+                   "unassigned": result.unassigned, "texts": len(texts),
+                   "summary": [{"cluster": s.cluster, "size": s.size, "central": [texts[r] for r in s.central]}
+                               for s in result.summaries]}
+        write_text(json_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    if plot is not None:
+        plot_clusters(vecs, result.labels, plot)
