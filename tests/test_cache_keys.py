@@ -109,3 +109,15 @@ def test_many_chunks_merge_without_losing_rows(tmp_path):
     vecs, missing = again.lookup(["big7", "t19", "t0"])
     assert missing == [] and len(again) == 120
     np.testing.assert_array_equal(vecs, [[21, 22, 23], [-19, -19, -19], [0, 0, 0]])
+
+
+def test_teacher_vectors_are_stored_as_float32_rows():
+    from datasets import Dataset
+
+    from sentemb.distill.teacher_cache import float32_rows
+
+    v = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    data = Dataset.from_dict({"sentence": list("abcde"), "label": float32_rows(v)})
+    assert data.features["label"].feature.dtype == "float32" and data.features["label"].length == 3
+    assert data.data.column("label").type.value_type.bit_width == 32  # 4 bytes a value in the Arrow table
+    np.testing.assert_array_equal(np.asarray(data["label"], dtype=np.float32), v)
