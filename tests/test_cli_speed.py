@@ -186,3 +186,52 @@ def test_model_cards_name_hub_ids(tmp_path):
     assert hub_model_id(tmp_path) is None and hub_model_id("runs/a/model") is None
     assert card_base_model("minilm-offline") == "sentence-transformers/all-MiniLM-L6-v2 (minilm-offline)"
     assert card_base_model(tmp_path) == str(tmp_path)
+
+
+# ---- one progress style ------------------------------------------------------------------------------------------
+
+def test_trainer_progress_replaces_tqdm_and_log_dicts():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from sentemb.progress import set_quiet
+    from sentemb.training.progress import TrainerProgress, use_rich_progress
+
+    class FakeTrainer:  # records what use_rich_progress does to a Trainer's callback list
+        def __init__(self):
+            self.callbacks = [ProgressCallback, PrinterCallback, "other"]
+
+        def remove_callback(self, cb):
+            self.callbacks = [c for c in self.callbacks if c is not cb]
+
+        def add_callback(self, cb):
+            self.callbacks.append(cb)
+
+    t = FakeTrainer()
+    use_rich_progress(t)
+    assert t.callbacks[0] == "other" and isinstance(t.callbacks[1], TrainerProgress) and len(t.callbacks) == 2
+
+    def run(quiet: bool) -> str:
+        console = Console(record=True, width=120, force_terminal=False)
+        set_quiet(quiet, console)
+        try:
+            cb = TrainerProgress(console)
+            state = SimpleNamespace(is_world_process_zero=True, max_steps=8, global_step=0)
+            cb.on_train_begin(None, state, None)
+            for step in range(1, 9):
+                state.global_step = step
+                cb.on_step_end(None, state, None)
+                if step % 4 == 0:
+                    cb.on_log(None, state, None, logs={"loss": 0.5 / step, "grad_norm": 1.0, "epoch": step / 8})
+                    cb.on_log(None, state, None, logs={"eval_dev_spearman": 0.8125, "eval_runtime": 1.5})
+            cb.on_train_end(None, state, None)
+        finally:
+            set_quiet(False, console)
+        return console.export_text()
+
+    text = run(quiet=False)
+    assert "step 4: dev_spearman 0.8125" in text and "step 8: dev_spearman 0.8125" in text
+    assert "runtime" not in text and "{" not in text and "grad_norm" not in text
+    assert run(quiet=True).strip() == ""

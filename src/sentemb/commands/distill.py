@@ -11,13 +11,15 @@ from typing import Annotated
 
 import typer
 
-from sentemb.cli import DeviceOpt, MaxLenOpt, app, console, out
-from sentemb.distill.config import DistillConfig
+from sentemb.cli_app import DeviceOpt, MaxLenOpt, app, console, out
 from sentemb.errors import SentembError
+
+# DistillConfig's defaults, shown in the help without importing pydantic (a test keeps them equal).
+HELP_DEFAULTS = {"sim_weight": 0.0, "epochs": 4.0, "batch_size": 32, "learning_rate": 3e-4, "warmup": 0.1, "seed": 42}
 
 
 def _default(name: str) -> str:
-    return f" (default: {DistillConfig.model_fields[name].default:g})"
+    return f" (default: {HELP_DEFAULTS[name]:g})"
 
 
 def _items(values: list[str] | None) -> list[str]:
@@ -79,7 +81,7 @@ def distill(
     from pydantic import ValidationError
 
     from sentemb.atomic import write_text
-    from sentemb.distill import run_distill
+    from sentemb.distill import DistillConfig, run_distill
     from sentemb.stage_config import validation_message
 
     try:

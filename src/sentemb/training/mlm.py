@@ -118,6 +118,7 @@ def train_mlm_stage(model, plan, ckpt_dir: Path, seed: int, device: str | None, 
 
     from sentemb.runs import is_main_process, last_checkpoint, training_arguments, world_size
     from sentemb.training.evalsets import dev_evaluator, dev_scores
+    from sentemb.training.progress import use_rich_progress
 
     spec, p = plan.spec, plan.datasets[0]
     transformer = model[0]
@@ -150,6 +151,7 @@ def train_mlm_stage(model, plan, ckpt_dir: Path, seed: int, device: str | None, 
         console.print(f"dev before training: {dev_before}")
     trainer = Trainer(model=mlm, args=args, train_dataset=data, data_collator=_collator(
         tokenizer, p.options.probability, level is not None, seed), callbacks=[DevCurve(), *(callbacks or [])])
+    use_rich_progress(trainer, console, "masked-LM training")
     ckpt = last_checkpoint(ckpt_dir) if resume else None
     if ckpt is not None:
         console.print(f"resuming from {ckpt}")

@@ -34,12 +34,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from torch import nn
 
 from sentemb.errors import SentembError, unknown_name
+
+if TYPE_CHECKING:
+    from torch import nn
 
 #: input format -> the dataset columns the loss receives (the last column of a labelled format is the label)
 FORMATS: dict[str, tuple[str, ...]] = {

@@ -217,6 +217,8 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
     from sentence_transformers import SentenceTransformerTrainer
     from transformers import set_seed
 
+    from sentemb.training.progress import use_rich_progress
+
     spec = plan.spec
     set_seed(seed)
     notes = _check_sentence_data(model, plan, console)
@@ -250,6 +252,7 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
         evaluator=evaluator,
         callbacks=[_loss_state_callback(losses, model), epoch_clock(epoch), *(callbacks or [])],
     )
+    use_rich_progress(trainer, console)
     ckpt = last_checkpoint(ckpt_dir, need_loss_state=bool(_loss_params(losses, model))) if resume else None
     if ckpt is not None:
         console.print(f"resuming from {ckpt}")
