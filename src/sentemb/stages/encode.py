@@ -37,11 +37,13 @@ def run_encode(cfg: EncodeConfig, ctx: StageContext) -> dict:
         return _encode_to_folder(cfg, ctx)
     from sentemb.encode import encode_file
     from sentemb.models import load
+    from sentemb.progress import make_progress
 
     model = load(cfg.model, pooling=cfg.pooling, max_seq_length=cfg.max_seq_length, device=cfg.device)
     out = ctx.output_dir / cfg.output
-    summary = encode_file(model, ctx.path(cfg.input), out, column=cfg.column, batch_size=cfg.batch_size,
-                          normalize=cfg.normalize, allow_empty=cfg.allow_empty)
+    with make_progress(ctx.console) as progress:
+        summary = encode_file(model, ctx.path(cfg.input), out, column=cfg.column, batch_size=cfg.batch_size,
+                              normalize=cfg.normalize, allow_empty=cfg.allow_empty, progress=progress)
     ctx.console.print(f"encoded {summary.rows} texts -> {out} (dim {summary.dim}; "
                       f"{summary.truncated} truncated at {summary.max_seq_length} tokens)")
     return {"embeddings": out, "model": cfg.model, "rows": summary.rows}
