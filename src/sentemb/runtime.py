@@ -7,11 +7,12 @@ import sys
 
 from sentemb.errors import SentembError
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: read by torch / OpenMP / BLAS at start-up, and by sentemb's onnxruntime backend when it opens an exported model
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "SENTEMB_ONNX_THREADS")
 
 
 def limit_threads(threads: int | None) -> None:
-    """Use at most ``threads`` CPU threads for torch and the OpenMP / BLAS libraries (None: leave as is).
+    """Use at most ``threads`` CPU threads for torch, OpenMP / BLAS and exported ONNX models (None: leave as is).
 
     Sets the environment variables those libraries read when they start (so it also reaches worker
     processes) and, if torch is already imported, ``torch.set_num_threads``. On a busy machine fewer
