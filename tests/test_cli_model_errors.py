@@ -79,3 +79,23 @@ def test_unsup_mlm_config_offline(data_dir, tmp_path):
     r = runner.invoke(app, ["train", str(REPO / "configs" / "unsup-mlm.yaml"), "-o", str(tmp_path / "out"),
                             "--data-dir", str(data_dir)])
     _one_line_error(r, "'bert-base-chinese' is not in the local cache and offline")
+
+
+def test_hub_errors_while_online_are_explained(monkeypatch):
+    import huggingface_hub.constants
+
+    from sentemb.errors import SentembError
+    from sentemb.models.load_errors import explained
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    no_network = OSError("We couldn't connect to 'https://huggingface.co' to load the files, and couldn't find "
+                         "them in the cached files.\nCheck your internet connection or see ...")
+    with pytest.raises(SentembError, match="not in the local cache and the Hugging Face Hub cannot be reached"):
+        with explained("org/model", "org/model"):
+            raise no_network
+    missing = OSError("org/typo is not a local folder and is not a valid model identifier listed on "
+                      "'https://huggingface.co/models'")
+    with pytest.raises(SentembError, match="no model 'org/typo' on the Hugging Face Hub"):
+        with explained("org/typo", "org/typo"):
+            raise missing
