@@ -74,6 +74,30 @@ def test_minilm_int8_within_half_a_point_on_stsb_test(minilm_fp32, minilm_int8, 
     assert (minilm_int8 / "model.onnx").stat().st_size < 0.3 * (minilm_fp32 / "model.onnx").stat().st_size
 
 
+def test_int8_manifest_records_its_accuracy_check(minilm, minilm_int8):
+    """The recorded check is the cosine of the int8 folder's vectors to the torch model's on the check texts."""
+    from sentemb.export.onnx import CHECK_TEXTS, MIN_COSINE_INT8
+
+    check = json.loads((minilm_int8 / "sentemb_onnx.json").read_text())["check"]["int8"]
+    cos = cosines(sentemb.load(minilm_int8).encode(CHECK_TEXTS, batch_size=4).astype(np.float64),
+                  minilm.encode(CHECK_TEXTS, batch_size=4).astype(np.float64))
+    assert check["min_cosine"] == pytest.approx(cos.min(), abs=2e-6)
+    assert check["mean_cosine"] == pytest.approx(cos.mean(), abs=2e-6)
+    assert check["texts"] == len(CHECK_TEXTS) and check["threshold"] == MIN_COSINE_INT8
+    assert check["passed"] is True and cos.min() >= MIN_COSINE_INT8
+
+
+def test_int8_check_below_threshold_is_recorded_and_printed(tiny_zh_dir, tmp_path, monkeypatch):
+    import sentemb.export.onnx as onnx_export
+
+    monkeypatch.setattr(onnx_export, "MIN_COSINE_INT8", 0.9999999)  # no int8 graph keeps every vector this close
+    res = CliRunner().invoke(app, ["export", str(tiny_zh_dir), "--quantize", "int8", "-o", str(tmp_path / "q")])
+    assert res.exit_code == 0, res.output
+    check = json.loads((tmp_path / "q" / "sentemb_onnx.json").read_text())["check"]["int8"]
+    assert check["passed"] is False and check["min_cosine"] < 0.9999999
+    assert "threshold 0.9999999: FAILED" in " ".join(res.output.split())
+
+
 @pytest.mark.parametrize("pooling", ["first-last-avg", "pooler"])
 def test_tiny_chinese_poolings_are_inside_the_graph(tiny_zh_dir, tmp_path, pooling):
     model = sentemb.load(str(tiny_zh_dir), pooling=pooling, device="cpu")
@@ -149,9 +173,13 @@ def test_fp16_graph_is_half_precision_with_float32_output(tiny_zh_dir, tmp_path)
     assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
     import onnxruntime
 
+    check = json.loads((out / "sentemb_onnx.json").read_text())["check"]
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         with pytest.raises(SentembError, match="GPU"):
             sentemb.load(out, device="cpu")
+        assert check["fp16"]["checked"] is False and "not checked numerically" in check["fp16"]["note"]
+    else:
+        assert check["fp16"]["checked"] is True and check["fp16"]["min_cosine"] > 0.999
 
 
 def test_not_a_transformer_is_refused(tiny_zh_dir, tmp_path):

@@ -41,9 +41,11 @@ def export(
     r = export_onnx(model, output, fmt=fmt, quantize=quantize, optimize=optimize, fp16=fp16, per_channel=per_channel,
                     opset=opset, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length,
                     overwrite=overwrite)
-    for stage, c in r.check.items():
-        console.print(f"  check {stage:9s} min cosine to the torch model {c['min_cosine']:.6f} "
-                      f"(max abs diff {c['max_abs_diff']:.2e}, {c['texts']} texts)", highlight=False)
+    from sentemb.export.manifest import check_lines
+
+    for line in check_lines(r.check):
+        bad = "FAILED" in line or "not checked" in line
+        console.print(f"  [yellow]{line}[/yellow]" if bad else f"  {line}", highlight=False)
     if r.fused:
         console.print("  fused: " + ", ".join(f"{k} x{v}" for k, v in r.fused.items()), highlight=False)
     out.print(f"{r.path}  ({r.precision}{', optimized' if r.optimized else ''}, graph {r.size_bytes / 1e6:.1f} MB)",

@@ -57,3 +57,19 @@ def write_manifest(folder: str | os.PathLike, data: dict[str, Any]) -> Path:
     path.write_text(json.dumps({"format": FORMAT, "version": VERSION, **data}, indent=2, ensure_ascii=False) + "\n",
                     encoding="utf-8")
     return path
+
+
+def check_lines(check: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per numeric check of an export (``check`` of the manifest), failures and gaps said plainly."""
+    lines = []
+    for stage, c in check.items():
+        if not c.get("checked", True):
+            lines.append(f"check {stage:9s} {c.get('note', 'not checked numerically')}")
+            continue
+        line = (f"check {stage:9s} min cosine to the torch model {c['min_cosine']:.6f} "
+                f"(max abs diff {c['max_abs_diff']:.2e}, {c['texts']} texts)")
+        if "passed" in c:
+            line += (f"; threshold {c['threshold']}: " + ("passed" if c["passed"] else
+                     "FAILED (the int8 vectors drift from the model's; per-channel scales are more accurate)"))
+        lines.append(line)
+    return lines

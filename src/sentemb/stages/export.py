@@ -35,7 +35,9 @@ def run_export(cfg: ExportConfig, ctx: StageContext) -> dict:
     r = export_onnx(model, target, fmt=cfg.format, quantize=cfg.quantize, optimize=cfg.optimize, fp16=cfg.fp16,
                     per_channel=cfg.per_channel, opset=cfg.opset, pooling=cfg.pooling, normalize=cfg.normalize,
                     max_seq_length=cfg.max_seq_length)
-    checks = ", ".join(f"{k} {v['min_cosine']:.6f}" for k, v in r.check.items())
-    ctx.console.print(f"exported {cfg.model} -> {target} ({r.precision}; min cosine to torch: {checks})")
+    from sentemb.export.manifest import check_lines
+
+    ctx.console.print(f"exported {cfg.model} -> {target} ({r.precision})\n  " + "\n  ".join(check_lines(r.check)),
+                      highlight=False)
     return {"model": target, "precision": r.precision, "size_mb": round(r.size_bytes / 1e6, 2),
-            "min_cosine": min(v["min_cosine"] for v in r.check.values())}
+            "min_cosine": min(v["min_cosine"] for v in r.check.values() if v.get("checked", True))}
