@@ -185,3 +185,19 @@ def encode_file(model, input_path: str | Path, output_path: str | Path, column: 
                                          show_progress=show_progress, progress=progress)
     write_vectors(output_path, texts, vectors)
     return EncodeSummary(len(texts), int(vectors.shape[1]), truncated, model.max_seq_length, Path(output_path))
+
+
+def encode_model_file(model: str, input_path: str | Path, output_path: str | Path, *, pooling: str | None = None,
+                      normalize: bool | None = None, max_seq_length: int | None = None, device: str | None = None,
+                      column: str | None = None, batch_size: int = 32, allow_empty: bool = False,
+                      progress=None) -> EncodeSummary:
+    """Load ``model`` and encode a file with it (what ``sentemb encode`` and the ``encode`` stage run).
+
+    ``normalize``: True L2-normalises the vectors, False also removes the model's own ``Normalize`` (raw
+    pooled vectors), None keeps the model's output as it is.
+    """
+    from sentemb.models import load
+
+    m = load(model, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length, device=device)
+    return encode_file(m, input_path, output_path, column=column, batch_size=batch_size, normalize=bool(normalize),
+                       allow_empty=allow_empty, progress=progress)

@@ -68,14 +68,13 @@ def encode(
                                  address=address, num_workers=num_workers, gpus_per_worker=gpus_per_worker)
     if engine != "local" or shard_rows is not None or address is not None:
         raise SentembError("--engine, --shard-rows and --address apply to a folder output (-o without a suffix)")
-    from sentemb.encode import encode_file
-    from sentemb.models import load
+    from sentemb.encode import encode_model_file
     from sentemb.progress import make_progress
 
-    m = load(model, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length, device=device)
     with make_progress(console) as progress:
-        s = encode_file(m, input, output, column=column, batch_size=batch_size, normalize=bool(normalize),
-                        allow_empty=allow_empty, progress=progress)
+        s = encode_model_file(model, input, output, pooling=pooling, normalize=normalize,
+                              max_seq_length=max_seq_length, device=device, column=column, batch_size=batch_size,
+                              allow_empty=allow_empty, progress=progress)
     console.print(f"[green]encoded {s.rows} texts[/green] -> {s.output} (dim {s.dim})")
     if s.truncated:
         console.print(f"[yellow]{s.truncated} text(s) longer than {s.max_seq_length} tokens were truncated[/yellow]")

@@ -14,7 +14,7 @@ class EncodeConfig(StageConfig):
     column: str | None = None
     pooling: str | None = None
     batch_size: int = 32
-    normalize: bool = False
+    normalize: bool | None = None  # True: L2-normalise; False: also drop the model's Normalize; None: as the model
     max_seq_length: int | None = None
     allow_empty: bool = False
     device: str | None = None
@@ -35,15 +35,14 @@ def run_encode(cfg: EncodeConfig, ctx: StageContext) -> dict:
 
     if not Path(cfg.output).suffix:
         return _encode_to_folder(cfg, ctx)
-    from sentemb.encode import encode_file
-    from sentemb.models import load
+    from sentemb.encode import encode_model_file
     from sentemb.progress import make_progress
 
-    model = load(cfg.model, pooling=cfg.pooling, max_seq_length=cfg.max_seq_length, device=cfg.device)
     out = ctx.output_dir / cfg.output
     with make_progress(ctx.console) as progress:
-        summary = encode_file(model, ctx.path(cfg.input), out, column=cfg.column, batch_size=cfg.batch_size,
-                              normalize=cfg.normalize, allow_empty=cfg.allow_empty, progress=progress)
+        summary = encode_model_file(cfg.model, ctx.path(cfg.input), out, pooling=cfg.pooling, normalize=cfg.normalize,
+                                    max_seq_length=cfg.max_seq_length, device=cfg.device, column=cfg.column,
+                                    batch_size=cfg.batch_size, allow_empty=cfg.allow_empty, progress=progress)
     ctx.console.print(f"encoded {summary.rows} texts -> {out} (dim {summary.dim}; "
                       f"{summary.truncated} truncated at {summary.max_seq_length} tokens)")
     return {"embeddings": out, "model": cfg.model, "rows": summary.rows}
@@ -53,7 +52,7 @@ def _encode_to_folder(cfg: EncodeConfig, ctx: StageContext) -> dict:
     from sentemb.scale import EncodeRequest, encode_to_dir
 
     req = EncodeRequest(model=cfg.model, input=str(ctx.path(cfg.input)), column=cfg.column, pooling=cfg.pooling,
-                        normalize=cfg.normalize, max_seq_length=cfg.max_seq_length, text_mode=cfg.store,
+                        normalize=bool(cfg.normalize), max_seq_length=cfg.max_seq_length, text_mode=cfg.store,
                         shard_rows=cfg.shard_rows, allow_empty=cfg.allow_empty, batch_size=cfg.batch_size)
     out = ctx.output_dir / cfg.output
     s = encode_to_dir(req, out, cfg.engine, device=cfg.device, address=cfg.address, num_workers=cfg.num_workers,
