@@ -25,7 +25,7 @@ def encode(
     device: DeviceOpt = None,
     normalize: Annotated[bool | None, typer.Option(
         "--normalize/--no-normalize", help="--normalize: L2-normalise the vectors; --no-normalize: drop the model's "
-        "own Normalize module too (raw pooled vectors). Default: as the model outputs them.")] = None,
+        "own Normalize module too (raw pooled vectors; file outputs). Default: as the model outputs them.")] = None,
     max_seq_length: MaxLenOpt = None,
     allow_empty: Annotated[bool, typer.Option(help="Encode empty/whitespace-only texts as given instead of refusing.")] = False,
     threads: ThreadsOpt = None,
