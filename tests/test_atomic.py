@@ -165,7 +165,7 @@ def test_train_stage_keeps_the_finished_model_until_a_changed_config_finishes(tm
     def finishing(cfg, out, resume=False, **kw):
         resumed.append(resume)
         (out / "model.safetensors").write_text("new weights")
-        (out / "train_summary.json").write_text('{"finished": true}')
+        (out / "train_summary.json").write_text(json.dumps({"finished": True, "output": str(out.resolve())}))
         return {"finished": True, "test": []}
 
     monkeypatch.setattr(trainer, "run_training", finishing)
@@ -174,4 +174,6 @@ def test_train_stage_keeps_the_finished_model_until_a_changed_config_finishes(tm
     assert (stage_dir / "model" / "model.safetensors").read_text() == "new weights"
     assert json.loads((stage_dir / "model" / "run_config.json").read_text()) == fingerprint(cfg)
     assert outputs["model"] == stage_dir / "model"
+    assert json.loads((stage_dir / "model" / "train_summary.json").read_text())["output"] == str(
+        (stage_dir / "model").resolve())
     assert sorted(p.name for p in stage_dir.iterdir()) == ["model"]

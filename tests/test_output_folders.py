@@ -84,3 +84,6 @@ def test_train_refuses_a_folder_with_other_files(tmp_path):
     with pytest.raises(SentembError, match="is not empty and holds no training run"):
         check_run_output(folder, {"model": "m"}, False, kind="training", summary="train_summary.json")
     assert (folder / "notes.txt").exists()
+    with pytest.raises(SentembError, match="is not empty and holds no training run"):
+        check_run_output(folder, {"model": "m"}, True, kind="training", summary="train_summary.json")
+    assert check_run_output(tmp_path / "new", {"model": "m"}, False, kind="training", summary="s.json") is None

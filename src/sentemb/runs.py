@@ -79,23 +79,26 @@ def check_run_output(out: Path, fp: dict[str, Any], resume: bool, *, kind: str, 
     """
     out = Path(out)
     started = (out / RUN_CONFIG).is_file() or (out / CHECKPOINTS).is_dir() or (out / summary).is_file()
+    main = is_main_process()  # other processes of a multi-process run may see the first one's files
+    if main and out.exists() and not out.is_dir():
+        raise SentembError(f"{out} is a file; the output (-o) must be a folder")
+    if main and not started and out.is_dir() and any(out.iterdir()):
+        raise SentembError(f"{out} is not empty and holds no {kind} run; choose an empty or new output folder "
+                           "(-o) so that its files are not replaced")
     if not resume:
-        if not is_main_process():  # other processes of a multi-process run may see the first one's files
-            return None
-        if started:
+        if started and main:
             raise SentembError(f"{out} already holds a {kind} run; pass --resume to continue it, "
                                "or choose another output folder (-o)")
-        if out.is_dir() and any(out.iterdir()):
-            raise SentembError(f"{out} is not empty and holds no {kind} run; choose an empty or new output folder "
-                               "(-o) so that its files are not replaced")
-        if out.exists() and not out.is_dir():
-            raise SentembError(f"{out} is a file; the output (-o) must be a folder")
         return None
     before = read_fingerprint(out)
     if before is not None and before != fp:
         raise SentembError(f"{out}: the config changed since the run started (fields: "
                            f"{', '.join(changed_fields(before, fp))}); resume with the same config, or start a "
                            "new run in another folder")
+    return _finished(out, summary)
+
+
+def _finished(out: Path, summary: str) -> dict | None:
     if (out / summary).is_file():
         done = json.loads((out / summary).read_text(encoding="utf-8"))
         if done.get("finished"):
@@ -156,10 +159,18 @@ def stage_run_folder(out: Path, fp: dict[str, Any]) -> tuple[Path, bool]:
     return work, False
 
 
-def finish_stage_run(work: Path, out: Path) -> None:
-    """Put a stage's finished run (from :func:`stage_run_folder`) at ``out``."""
-    if Path(work) != Path(out):
-        replace_path(work, out)
+def finish_stage_run(work: Path, out: Path, summary: str | None = None) -> None:
+    """Put a stage's finished run (from :func:`stage_run_folder`) at ``out``; its ``summary`` file then names
+    ``out`` as the run's output."""
+    work, out = Path(work), Path(out)
+    if work == out:
+        return
+    if summary and (work / summary).is_file():
+        data = json.loads((work / summary).read_text(encoding="utf-8"))
+        if data.get("output") == str(work.resolve()):
+            data["output"] = str(out.resolve())
+            write_text(work / summary, json.dumps(data, indent=2, ensure_ascii=False))
+    replace_path(work, out)
 
 
 # --- publish -----------------------------------------------------------------------------------------------------

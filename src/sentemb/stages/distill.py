@@ -31,7 +31,7 @@ def run_distill_stage(cfg: DistillStageConfig, ctx: StageContext) -> dict:
         ctx.console.print(f"[yellow]{out}: an earlier run used other settings; distilling anew[/yellow]")
     summary = run_distill(settings, work, data_dir=ctx.data_dir, base_dir=ctx.pipeline_dir, resume=resume,
                           console=ctx.console)
-    finish_stage_run(work, out)
+    finish_stage_run(work, out, SUMMARY)
     if summary["results"]:
         from sentemb.distill.card import results_table
 

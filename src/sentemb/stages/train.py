@@ -22,7 +22,7 @@ def run_train(cfg: TrainConfig, ctx: StageContext) -> dict:
         ctx.console.print(f"[yellow]{out}: the earlier run used another config; training anew[/yellow]")
     summary = run_training(cfg, work, resume=resume, data_dir=ctx.data_dir, base_dir=ctx.pipeline_dir,
                            console=ctx.console)
-    finish_stage_run(work, out)
+    finish_stage_run(work, out, SUMMARY)
     outputs = {"model": out, "summary": out / SUMMARY}
     for row in summary.get("test", []):
         outputs[f"test_{row['dataset']}"] = row["spearman"]
