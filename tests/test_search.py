@@ -229,3 +229,22 @@ def test_cli_build_add_search_delete(tmp_path, minilm_dir):
     assert r.exit_code == 0 and "1 id(s) not in the index" in r.output
     r = runner.invoke(app, ["search", str(tmp_path / "idx"), "x", "-m", str(tmp_path)])
     assert r.exit_code == 2 and "was built with model" in r.output
+
+
+def test_index_from_an_encoded_folder_reuses_its_vectors(tmp_path, minilm, sentences, vectors):
+    """`sentemb encode INPUT -m MODEL -o DIR` output is indexed without encoding again."""
+    from sentemb.scale import EncodeRequest, encode_to_dir
+    from sentemb.search import open_index
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(sentences[:12]) + "\n")
+    encode_to_dir(EncodeRequest("minilm-offline", str(corpus)), tmp_path / "enc", model=minilm, show_progress=False)
+    r = CliRunner().invoke(app, ["index", "build", str(tmp_path / "enc"), "-o", str(tmp_path / "idx")])
+    assert r.exit_code == 0, r.output
+    idx = open_index(tmp_path / "idx", model=minilm)
+    assert idx.manifest["model"] == "minilm-offline" and len(idx) == 12
+    hit = idx.search_vectors(vectors[5:6], k=1)[0][0]
+    assert (hit.id, hit.text) == ("5", sentences[5]) and hit.score == pytest.approx(1.0, abs=1e-4)
+    r = CliRunner().invoke(app, ["index", "build", str(tmp_path / "enc"), "-m", str(tmp_path), "-o",
+                                 str(tmp_path / "idx2")])
+    assert r.exit_code == 2 and "was encoded with model" in r.output
