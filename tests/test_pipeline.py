@@ -118,18 +118,25 @@ stages:
   - stage: encode
     input: texts.txt
     model: ${{whiten.model}}
+  - stage: encode
+    id: again
+    input: texts.txt
+    model: ${{encode.model}}
+    output: again.npy
 """)
 
 
 def test_resume_reruns_a_stage_whose_upstream_changed(tiny_zh_dir, tmp_path):
-    """whiten (dim 8) -> encode; with dim 4 on resume, whiten re-runs and so must encode (its own config is the
-    same path string): reusing it would leave 8-dimensional vectors behind a 4-dimensional model."""
+    """whiten (dim 8) -> encode -> again; with dim 4 on resume, whiten re-runs and so must encode and, through it,
+    again (their own configs are the same path strings): reusing them would leave 8-dimensional vectors behind a
+    4-dimensional model."""
     out = tmp_path / "run"
     run_pipeline(_whiten_then_encode(tmp_path, tiny_zh_dir, 8), out)
     assert np.load(out / "02-encode" / "embeddings.npy").shape == (3, 8)
     res = run_pipeline(_whiten_then_encode(tmp_path, tiny_zh_dir, 4), out, resume=True)
     assert res["whiten"]["dim"] == 4
     assert np.load(out / "02-encode" / "embeddings.npy").shape == (3, 4)
+    assert np.load(out / "03-again" / "again.npy").shape == (3, 4), "a stage two references away is stale"
     # nothing changed: both stages are reused
     mtime = (out / "02-encode" / "embeddings.npy").stat().st_mtime_ns
     run_pipeline(_whiten_then_encode(tmp_path, tiny_zh_dir, 4), out, resume=True)
