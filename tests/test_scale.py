@@ -297,7 +297,7 @@ def _actor_pids() -> set[int]:
     return pids
 
 
-def test_ray_worker_killed_then_lost_shard_resumed(ray_cluster, small, small_ref, tiny_zh_dir, tmp_path, sentences):
+def test_ray_worker_killed_then_lost_shard_resumed_by_local_engine(ray_cluster, small, small_ref, tiny_zh_dir, tmp_path, sentences):
     src, _ = small
     out = tmp_path / "enc"
     req = EncodeRequest(model=str(tiny_zh_dir), input=str(src), shard_rows=250, batch_size=16)
@@ -326,8 +326,9 @@ def test_ray_worker_killed_then_lost_shard_resumed(ray_cluster, small, small_ref
     assert "error" not in result, result.get("error")  # Ray restarted the actor and retried its shard
     assert result["summary"].encoded == 12
     _assert_complete_and_equal(out, sentences[:N_SMALL], small_ref)
-    # a shard lost afterwards is found and re-encoded by a Ray resume; the rest is skipped
+    # a shard lost afterwards is re-encoded on resume, here by the local engine: the layout is the same
     (out / "shard-000007.parquet").unlink()
-    again = encode_to_dir(req, out, "ray", num_workers=2, show_progress=False)
-    assert (again.encoded, again.skipped, len(again.re_encoded)) == (1, 11, 1)
-    _assert_complete_and_equal(out, sentences[:N_SMALL], small_ref)
+    again = encode_to_dir(req, out, "local", device="cpu", show_progress=False)
+    assert (again.encoded, again.skipped, again.re_encoded) == (1, 11, ["shard-000007.parquet: missing"])
+    manifest = _assert_complete_and_equal(out, sentences[:N_SMALL], small_ref)
+    assert [r["engine"] for r in manifest["runs"]] == ["ray", "local"]
