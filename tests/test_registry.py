@@ -285,6 +285,20 @@ def test_pawsx_without_header_is_an_error(tmp_path):
         load_pairs("pawsx-test", d)
 
 
+def test_pair_files_never_drop_extra_fields(tmp_path):
+    from sentemb.data.pairs import read_pairs
+
+    f = tmp_path / "p.tsv"
+    f.write_text("甲\t乙\t1\n今天\t天气\t3\t备注\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 2: 4 field\(s\); expected 2 or 3"):
+        read_pairs(f)
+    assert read_pairs(f, columns="0,1", header=False).b == ["乙", "天气"]  # explicit positions: on purpose
+    g = tmp_path / "h.csv"
+    g.write_text("sentence1,sentence2,label\n甲,乙,1\n丙,丁,0,多余\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 3: 4 field\(s\) where the header has 3"):
+        read_pairs(g)
+
+
 # ---- the Hub path (datasets.load_dataset replaced by an in-memory Dataset) ----------------------------------------
 
 def _fake_load_dataset(calls, table, features=None):
@@ -302,11 +316,26 @@ def test_hub_fallback_graded_scaled(monkeypatch, tmp_path):
 
     calls = []
     monkeypatch.delenv("HF_HUB_OFFLINE")
+    n = 1379  # STSb test as registered (SOURCES.md)
     monkeypatch.setattr(datasets, "load_dataset", _fake_load_dataset(
-        calls, {"sentence1": ["a", "b"], "sentence2": ["c", "d"], "score": [0.5, 1.0]}))
+        calls, {"sentence1": [f"a{i}" for i in range(n)], "sentence2": ["c"] * n, "score": [0.5, 1.0] * 689 + [0.2]}))
     p = load_pairs("stsb-test", tmp_path)
     assert calls == [("sentence-transformers/stsb", None, "test")]
-    assert p.labels == [2.5, 5.0] and p.source == "hf://datasets/sentence-transformers/stsb:test"
+    assert p.labels[:3] == [2.5, 5.0, 2.5] and p.labels[-1] == 1.0 and len(p) == n
+    assert p.source == "hf://datasets/sentence-transformers/stsb:test"
+
+
+def test_hub_copy_with_another_row_count_is_refused(monkeypatch, tmp_path):
+    """A Hub copy that is not the registered split (rows added or lost) would give incomparable numbers."""
+    import datasets
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    for n in (2, 1380):
+        monkeypatch.setattr(datasets, "load_dataset", _fake_load_dataset(
+            [], {"sentence1": ["a"] * n, "sentence2": ["c"] * n, "score": [0.5] * n}))
+        with pytest.raises(SentembError, match=rf"'stsb-test'.*has {n} rows, the registered split has 1379.*"
+                                               r"stsbenchmark-en/sts-test.csv"):
+            load_pairs("stsb-test", tmp_path)
 
 
 def test_hub_fallback_nli_class_labels(monkeypatch):
@@ -317,12 +346,13 @@ def test_hub_fallback_nli_class_labels(monkeypatch):
                       "label": ClassLabel(names=["neutral", "entailment", "contradiction"])})
     calls = []
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    pad = 2950 - 3  # ocnli-dev as registered: 2950 labelled rows
     monkeypatch.setattr(datasets, "load_dataset", _fake_load_dataset(
-        calls, {"sentence1": ["a", "b", "c", "d"], "sentence2": ["e", "f", "g", "h"], "label": [0, 1, -1, 2]},
-        feats))
+        calls, {"sentence1": ["a", "b", "c", "d"] + ["x"] * pad, "sentence2": ["e", "f", "g", "h"] + ["y"] * pad,
+                "label": [0, 1, -1, 2] + [0] * pad}, feats))
     p = load_pairs("ocnli-dev")
     assert calls == [("clue/clue", "ocnli", "validation")]
-    assert p.labels == [1.0, 0.0, 2.0] and p.b == ["e", "f", "h"] and p.skipped == 1  # class -1: no gold label
+    assert p.labels[:3] == [1.0, 0.0, 2.0] and p.b[:3] == ["e", "f", "h"] and p.skipped == 1  # class -1: no label
     with pytest.raises(InputError, match="line 3: no gold label"):
         load_pairs("cmnli-dev")  # cmnli does not drop unlabelled rows
 

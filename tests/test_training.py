@@ -89,6 +89,24 @@ def test_bad_rows_name_file_and_line_or_are_counted(tmp_path):
     assert "line 2" in ex.skip_reasons[0]
 
 
+def test_extra_fields_are_bad_rows_never_ignored(tmp_path):
+    """A tab inside a sentence shifts every field after it: the row is an error (or a counted skip), never read
+    as a pair with the rest dropped."""
+    lines = ["头\t尾\t1.0", "今天\t天气\t3\t备注", "好\t好\t5"]
+    f = _write(tmp_path / "wide.tsv", lines)
+    with pytest.raises(InputError, match=r"line 2: 4 field\(s\) where the task \(sentence1, sentence2, label\) has 3"):
+        load_examples(SourceConfig(path=str(f), task="graded", label_range=(0, 5)), None)
+    ex = load_examples(SourceConfig(path=str(f), task="graded", label_range=(0, 5), skip_bad_rows=True), None)
+    assert ex.texts == [["头", "好"], ["尾", "好"]] and ex.skipped == 1
+    # explicit positions read a wider file on purpose
+    ex = load_examples(SourceConfig(path=str(f), task="pairs", columns="0,1"), None)
+    assert ex.texts[1] == ["尾", "天气", "好"]
+    # with a header, every row must have the header's width
+    f = _write(tmp_path / "h.csv", ["sentence1,sentence2,label", "甲,乙,3", "甲,乙,3,多余"])
+    with pytest.raises(InputError, match=r"line 3: 4 field\(s\) where the header has 3"):
+        load_examples(SourceConfig(path=str(f), task="graded", label_range=(0, 5)), None)
+
+
 def test_binary_and_nli_labels_are_checked(tmp_path):
     with pytest.raises(InputError, match="line 2: label 0.5 is not 0 or 1"):
         _prep(tmp_path, ["a\tb\t1", "a\tc\t0.5"], "binary", "contrastive")

@@ -150,9 +150,15 @@ def _delimited_rows(path: Path, cols: list[str] | None, delimiter: str, header: 
         rows = rest if is_header else _chain_first(head, rest)
     if is_header and seen_header is not None:
         seen_header.append(first)
+    guessed = idx is None
     for line, row in rows:
         if idx is None:
             idx = [0, 1, 2] if len(row) >= 3 else [0, 1]
+        if is_header and named and len(row) != len(first):
+            raise InputError(f"{len(row)} field(s) where the header has {len(first)}", str(path), line)
+        if guessed and len(row) > 3:  # nothing beyond a pair and its label is ever dropped unread
+            raise InputError(f"{len(row)} field(s); expected 2 or 3 (text a, text b[, label]) — a separator "
+                             "inside a text? Name the columns (--columns) to read a wider file", str(path), line)
         if len(row) <= max(idx[:2]):
             raise InputError(f"{len(row)} field(s); expected at least {max(idx[:2]) + 1}", str(path), line)
         yield line, [row[j] if j < len(row) else None for j in idx]

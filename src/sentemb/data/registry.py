@@ -232,6 +232,13 @@ def load_pairs(name: str, data_dir: str | Path | None = None, skip_bad_rows: boo
         raise SentembError(_missing_message(
             spec, root, f"Reading its Hub copy {spec.hub.uri} failed: {type(exc).__name__}: {exc}")) from None
     pairs = _collect(spec, [(spec.hub.uri, rows)], skip_bad_rows, spec.hub.uri)
+    read = len(pairs) + pairs.skipped  # rows of the split (bad rows skipped on request included)
+    if read != spec.expected_rows:
+        raise SentembError(
+            f"dataset {spec.name!r}: its Hub copy {spec.hub.uri} has {read} rows"
+            + (f" (plus {dropped} unlabelled)" if dropped else "")
+            + f", the registered split has {spec.expected_rows}; scores on it would not be comparable with "
+            f"published ones. Put {', '.join(spec.files)} under the data folder (--data-dir or {DATA_ENV})")
     pairs.skipped += dropped
     return pairs
 

@@ -176,10 +176,15 @@ def _delimited_rows(path: Path, cols: list | None, roles: tuple[str, ...], delim
         missing = [c for c in cols if c not in first]
         if missing:
             raise InputError(f"no column(s) {missing} in header {first}", str(path), 1)
-        idx, rows = [first.index(c) for c in cols], reader
-    else:
-        idx, rows = (cols or list(range(len(roles)))), _chain(first, reader)
+        idx, rows, width = [first.index(c) for c in cols], reader, len(first)
+    else:  # default positions: a row must have exactly one field per role (nothing beyond is ignored)
+        idx, rows, width = (cols or list(range(len(roles)))), _chain(first, reader), None if cols else len(roles)
     for row in rows:
+        if width is not None and len(row) != width:
+            where = "the header has" if named else f"the task ({', '.join(roles)}) has"
+            yield reader.line_num, ValueError(f"{len(row)} field(s) where {where} {width}; a separator inside a "
+                                              "text? (name the columns to read a wider file)")
+            continue
         yield reader.line_num, [row[j] if j < len(row) else None for j in idx]
 
 
