@@ -120,6 +120,19 @@ def test_cli_calibrate_on_a_pairs_file(tmp_path, tiny_zh_dir):
     expected = best_thresholds(scores, labels)[0]
     assert load_calibration(model_dir).threshold == pytest.approx(expected)
     assert json.loads((tmp_path / "cal.json").read_text())["fit"]["threshold"] == pytest.approx(expected)
+    # sentemb similarity uses the stored calibration
+    cal = load_calibration(model_dir)
+    r = CliRunner().invoke(app, ["similarity", "-m", str(model_dir), a[0], b[0]])
+    score, prob, verdict = r.stdout.strip().split("\t")
+    assert float(score) == pytest.approx(scores[0], abs=1e-4)
+    assert float(prob.split()[1]) == pytest.approx(cal.probability([scores[0]])[0], abs=1e-3)
+    assert verdict == ("match" if scores[0] >= cal.threshold else "no-match")
+    r = CliRunner().invoke(app, ["similarity", "-m", str(model_dir), "--pairs", str(pairs), "-o",
+                                 str(tmp_path / "scored.tsv")])
+    assert r.exit_code == 0, r.output
+    head, *rows = (tmp_path / "scored.tsv").read_text().splitlines()
+    assert head.split("\t")[3:] == ["probability", "is_match"]
+    assert [int(row.split("\t")[4]) for row in rows] == [int(x >= cal.threshold) for x in scores]
     r = CliRunner().invoke(app, ["calibrate", "minilm-offline", "--pairs", str(pairs)])
     assert r.exit_code == 2 and "-o" in r.output
 

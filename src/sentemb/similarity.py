@@ -34,15 +34,22 @@ def escape_field(text: str) -> str:
     return (str(text).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r"))
 
 
-def scored_pair_lines(a: list[str], b: list[str], scores) -> list[str]:
-    """``a<TAB>b<TAB>score`` lines (fields escaped, score with 6 decimals)."""
-    return [f"{escape_field(x)}\t{escape_field(y)}\t{float(s):.6f}" for x, y, s in zip(a, b, scores)]
+def scored_pair_lines(a: list[str], b: list[str], scores, calibration=None) -> list[str]:
+    """``a<TAB>b<TAB>score`` lines (fields escaped, score with 6 decimals); with a calibration
+    (:mod:`sentemb.search.calibration`) also the match probability and is_match (1/0)."""
+    lines = [f"{escape_field(x)}\t{escape_field(y)}\t{float(s):.6f}" for x, y, s in zip(a, b, scores)]
+    if calibration is None:
+        return lines
+    probs, matches = calibration.probability(scores), calibration.is_match(scores)
+    return [f"{line}\t{p:.6f}\t{int(m)}" for line, p, m in zip(lines, probs, matches)]
 
 
-def write_scored_pairs(path, a: list[str], b: list[str], scores):
-    """Write a .tsv with a ``sentence1 sentence2 score`` header and one escaped line per pair, atomically."""
+def write_scored_pairs(path, a: list[str], b: list[str], scores, calibration=None):
+    """Write a .tsv with a ``sentence1 sentence2 score`` header (``probability is_match`` added with a
+    calibration) and one escaped line per pair, atomically."""
     from sentemb.atomic import write_text
 
-    lines = scored_pair_lines(a, b, scores)
-    write_text(path, "sentence1\tsentence2\tscore\n" + "".join(line + "\n" for line in lines))
+    lines = scored_pair_lines(a, b, scores, calibration)
+    head = "sentence1\tsentence2\tscore" + ("\tprobability\tis_match" if calibration is not None else "")
+    write_text(path, head + "\n" + "".join(line + "\n" for line in lines))
     return path

@@ -121,8 +121,12 @@ def similarity(
     pooling: PoolingOpt = None,
     device: DeviceOpt = None,
     batch_size: int = 32,
+    calibration: Annotated[str | None, typer.Option(help="Match calibration (.json or model folder; default: the "
+                                                    "model's own from `sentemb calibrate`; 'none' to skip).")] = None,
 ):
-    """Print the cosine similarity of two texts, or score every pair of a file."""
+    """Print the cosine similarity of two texts, or score every pair of a file.
+
+    When the model is calibrated (``sentemb calibrate``), the match probability and is_match follow the score."""
     from sentemb.data.pairs import read_pairs
     from sentemb.models import load
     from sentemb.similarity import pair_cosine, scored_pair_lines, write_scored_pairs
@@ -132,8 +136,17 @@ def similarity(
     if pairs is not None and (text_a is not None or text_b is not None):
         raise SentembError("give either two texts or --pairs FILE, not both")
     m = load(model, pooling=pooling, device=device)
+    from sentemb.search.calibration import load_calibration
+
+    if calibration == "none" or (calibration is None and pooling is not None):  # fitted for the model's own pooling
+        cal = None
+    else:
+        cal = load_calibration(calibration or model)
     if pairs is None:
-        out.print(f"{float(pair_cosine(m, [text_a], [text_b])[0]):.4f}")
+        score = float(pair_cosine(m, [text_a], [text_b])[0])
+        extra = "" if cal is None else (f"\tprobability {float(cal.probability([score])[0]):.3f}\t"
+                                        + ("match" if cal.is_match([score])[0] else "no-match"))
+        typer.echo(f"{score:.4f}{extra}")
         return
     p = read_pairs(pairs, columns, header=header)
     if p.header is not None and header is None:
@@ -141,10 +154,10 @@ def similarity(
                       markup=False, highlight=False)
     scores = pair_cosine(m, p.a, p.b, batch_size=batch_size)
     if output:
-        write_scored_pairs(output, p.a, p.b, scores)
+        write_scored_pairs(output, p.a, p.b, scores, cal)
         console.print(f"scored {len(p)} pairs -> {output}")
     else:
-        for line in scored_pair_lines(p.a, p.b, scores):  # plain TSV: rich would expand the tabs
+        for line in scored_pair_lines(p.a, p.b, scores, cal):  # plain TSV: rich would expand the tabs
             typer.echo(line)
 
 
