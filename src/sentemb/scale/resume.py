@@ -77,12 +77,18 @@ def run_lock(out_dir: str | Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _model_name(name: str) -> str:
+    """A local model folder as an absolute path (so the folder's users can load it from anywhere); else as given."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_dir() else name
+
+
 def new_manifest(req: EncodeRequest, input_info: dict, model_key: str | None, shard_rows: int) -> dict:
     """A manifest with every shard pending."""
     shards = plan_shards(input_info["rows"], shard_rows)
     return {
         "format": FORMAT, "version": VERSION,
-        "model": req.model, "model_key": model_key,
+        "model": _model_name(req.model), "model_key": model_key,
         "pooling": None, "normalize": None, "max_seq_length": None, "dim": None,
         "precision": "float32", "model_precision": None,
         "request": {"pooling": req.pooling, "normalize": req.normalize, "max_seq_length": req.max_seq_length},
