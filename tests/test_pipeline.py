@@ -170,6 +170,10 @@ def test_resume_reruns_a_stage_whose_input_file_changed(tiny_zh_dir, tmp_path):
         ("  - stage: eval\n    model: ${first.model}\n    pairs: ${output_dir}/x.tsv\n    pooling: avg\n",
          "unknown pooling 'avg'"),
         ("  - stage: encode\n    input: ${outputdir}/a.txt\n    model: m\n", "unknown reference ${outputdir}"),
+        ("  - stage: train\n    model: ${first.model}\n    datasets:\n      - dataset: stsb-train\n"
+         "        objective: cosnet\n", "stage 2 ('train', type train): unknown objective 'cosnet'"),
+        ("  - stage: train\n    model: ${first.model}\n    datasets:\n      - dataset: stsb-trian\n"
+         "        objective: cosent\n", "unknown dataset 'stsb-trian'"),
     ],
 )
 def test_whole_pipeline_is_checked_before_the_first_stage_runs(last_stage, message, tiny_zh_dir, tmp_path):
