@@ -41,6 +41,8 @@ def run_dir(tmp_path_factory, tiny_zh_dir, data_dir) -> Path:
         {"stage": "bench", "id": "bench", "models": ["${finetune.model}", "${distill.model}", "${int8.model}"],
          "texts_from": "csts-test", "max_texts": 48, "batch_sizes": [8, 16], "repeats": 1, "latency_runs": 5,
          "threads": 1, "isolate": False, "datasets": "csts-test"},
+        {"stage": "search", "id": "search", "model": "${finetune.model}", "corpus_from": "csts-test",
+         "max_texts": 120, "queries": ["今天天气很好", "我想去北京"], "k": 2, "mine_top": 3},
         {"stage": "wordvec", "id": "wordvec", "datasets": ["csts-train"], "dim": 16, "epochs": 1},
         {"stage": "report", "id": "report"},
     ]}
@@ -99,7 +101,7 @@ def test_report_stage_writes_html_and_markdown(run_dir):
     assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (Path(out["markdown"]).parent / link).is_file(), link
-    assert "## 7. report" not in md  # the report stage leaves itself out
+    assert "## 8. report" not in md  # the report stage leaves itself out
 
 
 def test_overview_durations_and_outcomes(run_dir):
@@ -107,7 +109,7 @@ def test_overview_durations_and_outcomes(run_dir):
     (table,) = _tables(md)[""]
     assert table[0] == ["#", "stage", "type", "outcome", "seconds", "outputs"]
     rows = {r[1]: r for r in table[1:]}
-    expected = ["finetune", "distill", "int8", "compare", "bench", "wordvec"]
+    expected = ["finetune", "distill", "int8", "compare", "bench", "search", "wordvec"]
     assert [r[1] for r in table[1:-1]] == expected
     total = 0.0
     for sid in expected:
@@ -141,7 +143,8 @@ def test_eval_tables_equal_results_json(run_dir):
                                            cell).groups()
             assert float(diff) == round(c["diff"], 2)
             assert (float(lo), float(hi)) == (round(c["ci95"][0], 1), round(c["ci95"][1], 1))
-            assert p == (f"<{1 / 200:.2g}" if c["p_value"] == 0 else f"={c['p_value']:.3f}")
+            floor = 2 / (c.get("resamples") or 200)  # a two-sided bootstrap p is known only to 2/B
+            assert p == (f"<{floor:.2g}" if c["p_value"] == 0 else f"={c['p_value']:.3f}")
     assert [r[0] for r in models[1:]] == labels
     assert "Pairs: " + ", ".join(f"{d['column']} {d['n']}" for d in res["datasets"]) + "." in md
 
@@ -189,12 +192,26 @@ def test_bench_table_equals_bench_json(run_dir):
     for b in ("8", "16"):
         assert [rows[f"throughput, batch {b}"][c] for c in cols] == [f"{e['throughput'][b]:,.0f} /s" for e in entries]
         ref = entries[0]["throughput"][b]
-        assert rows[f"throughput, batch {b}"][3] == f"×{entries[1]['throughput'][b] / ref:.2f}"
+        ratio = entries[1]["throughput"][b] / ref
+        assert rows[f"throughput, batch {b}"][3] == (f"×{ratio:.2f}" if ratio >= 0.1 else f"×{ratio:.2g}")
     assert [rows["latency p50, batch 1"][c] for c in cols] == [f"{e['latency_p50_ms']:.1f} ms" for e in entries]
     acc = rows["csts-test (Spearman x100)"]
     assert [acc[c] for c in cols] == [f"{e['accuracy']['csts-test']:.2f}" for e in entries]
     assert acc[3] == f"{entries[1]['accuracy']['csts-test'] - entries[0]['accuracy']['csts-test']:+.2f}"
     assert [rows["precision"][c] for c in cols] == ["fp32", "fp32", "int8"]
+
+
+def test_search_tables_equal_search_json(run_dir):
+    md = Path(_stage(run_dir, "report")["outputs"]["markdown"]).read_text(encoding="utf-8")
+    res = _load(_stage(run_dir, "search")["outputs"]["results"])
+    tables = _section(_tables(md), "search")
+    assert len(tables) == 3 and res["texts"] == 120
+    for table, q in zip(tables[:2], res["queries"]):
+        assert [r for r in table[1:]] == [[str(h["rank"]), f"{h['score']:.4f}", h["text"]] for h in q["hits"]]
+        assert len(q["hits"]) == 2
+    assert tables[2][1:] == [[f"{p['score']:.4f}", p["a"], p["b"]] for p in res["pairs"]]
+    scores = [p["score"] for p in res["pairs"]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
 
 
 def test_report_command_and_unfinished_stage(run_dir, tmp_path):

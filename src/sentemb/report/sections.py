@@ -225,6 +225,26 @@ def _bench(r: StageRecord, assets: Path) -> list:
     return blocks
 
 
+# --- search ------------------------------------------------------------------------------------------------------
+
+
+def _search(r: StageRecord, assets: Path) -> list:
+    path = r.output_path("results")
+    if path is None:
+        return [Text("No search.json was written.")]
+    s = read_json(path)
+    blocks: list = [Text(f"Index of {s['texts']} texts ({s['corpus']}), {s['index']} / {s['precision']}, model "
+                         f"`{s['model']}`; scores are cosine similarities.")]
+    for q in s["queries"]:
+        blocks.append(Table(["rank", "score", "text"], [[str(h["rank"]), f"{h['score']:.4f}", h["text"]]
+                                                         for h in q["hits"]], ["r", "r", "l"],
+                            caption=f"Query: {q['query']}"))
+    blocks.append(Table(["score", "text a", "text b"], [[f"{p['score']:.4f}", p["a"], p["b"]] for p in s["pairs"]],
+                        ["r", "l", "l"], caption=f"Closest distinct pairs ({s['distinct_texts']} distinct texts, "
+                                                 f"{s['exact_duplicate_groups']} groups of exact duplicates):"))
+    return blocks
+
+
 # --- everything else --------------------------------------------------------------------------------------------
 
 
@@ -233,4 +253,4 @@ def _generic(r: StageRecord, assets: Path) -> list:
     return [Table(["output", "value"], rows, ["l", "l"])] if rows else [Text("No outputs.")]
 
 
-BUILDERS = {"eval": _eval, "train": _train, "distill": _distill, "bench": _bench}
+BUILDERS = {"eval": _eval, "train": _train, "distill": _distill, "bench": _bench, "search": _search}

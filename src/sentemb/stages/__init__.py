@@ -8,6 +8,7 @@ from sentemb.stages import (
     eval,  # noqa: F401
     export,  # noqa: F401
     report,  # noqa: F401
+    search,  # noqa: F401
     train,  # noqa: F401
     whiten,  # noqa: F401
     wordvec,  # noqa: F401
