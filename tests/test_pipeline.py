@@ -185,3 +185,39 @@ def test_whole_pipeline_is_checked_before_the_first_stage_runs(last_stage, messa
         run_pipeline(p, tmp_path / "out")
     assert message in str(err.value)
     assert not (tmp_path / "out" / "01-first").exists(), "the first stage ran before the mistake was found"
+
+
+def test_resume_retrains_a_train_stage_whose_base_model_stage_ran_again(tiny_zh_dir, tmp_path):
+    """whiten (dim 8) -> train on its model. The train stage's own config is the same path string after the
+    whiten dim changes to 4; the finished training run in its folder must not be reused (it holds an 8-dim
+    model), nor resumed: it trains anew from the 4-dim model."""
+    from sentence_transformers import SentenceTransformer
+
+    pairs = _fit_sentences(32).split("\n")
+    (tmp_path / "pairs.tsv").write_text("".join(f"{a}\t{b}\t{i % 6}\n" for i, (a, b) in
+                                                enumerate(zip(pairs[::2], pairs[1::2]))), encoding="utf-8")
+
+    def pipeline(dim):
+        p = _whiten_then_encode(tmp_path, tiny_zh_dir, dim)
+        text = p.read_text(encoding="utf-8").split("  - stage: encode")[0]
+        p.write_text(text + """  - stage: train
+    model: ${whiten.model}
+    datasets:
+      - path: pairs.tsv
+        task: graded
+        label_range: [0, 5]
+        objective: cosent
+    max_steps: 2
+    batch_size: 4
+""", encoding="utf-8")
+        return p
+
+    out = tmp_path / "run"
+    run_pipeline(pipeline(8), out)
+    assert SentenceTransformer(str(out / "02-train" / "model"), device="cpu").get_embedding_dimension() == 8
+    res = run_pipeline(pipeline(4), out, resume=True)
+    model = SentenceTransformer(res["train"]["model"], device="cpu")
+    assert model.get_embedding_dimension() == 4
+    summary = json.loads((out / "02-train" / "model" / "train_summary.json").read_text())
+    assert summary["stages"][0]["resumed_from"] is None and summary["output"] == str((out / "02-train" / "model"))
+    assert sorted(p.name for p in (out / "02-train").iterdir()) == ["model", "stage.json"]

@@ -280,6 +280,7 @@ def run_pipeline(path: str | Path | None = None, output_dir: str | Path | None =
         key = {"config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True),
                "upstream": {u: run_ids[u] for u in ps.upstream},
                "inputs": _input_files(cfg, ctx, out)}
+        ctx.run_key = {k: key[k] for k in ("upstream", "inputs") if key[k]}
         record = stage_dir / RECORD
         if resume and record.exists():
             done = json.loads(record.read_text(encoding="utf-8"))

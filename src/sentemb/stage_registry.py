@@ -34,6 +34,9 @@ class StageContext:
     data_dir: str | None
     console: Console
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what the stage depends on besides its config (the runs of the stages it references, the files it names);
+    #: a stage that keeps a resumable run folder (train, distill) makes it part of that run's fingerprint
+    run_key: dict[str, Any] = field(default_factory=dict)
 
     def path(self, value: str | os.PathLike | None) -> Path | None:
         """A config path, relative to the pipeline file's folder."""

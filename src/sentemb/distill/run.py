@@ -128,8 +128,12 @@ def _train(cfg, student, texts, vectors, dev_sets, ckpt_dir: Path, resume: bool,
 
 def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | None = None,
                 base_dir: Path | None = None, resume: bool = False, console: Console | None = None,
-                command: str | None = None) -> dict[str, Any]:
-    """Distil ``cfg.teacher`` into a smaller student written to ``output_dir``; returns the run summary."""
+                command: str | None = None, run_key: dict | None = None) -> dict[str, Any]:
+    """Distil ``cfg.teacher`` into a smaller student written to ``output_dir``; returns the run summary.
+
+    ``run_key``: what else the run depends on (a pipeline stage's upstream runs and input files); it is part
+    of the run's fingerprint, so a run with another key neither resumes nor reuses this one.
+    """
     from transformers import set_seed
 
     from sentemb.data.registry import resolve_data_dir
@@ -145,7 +149,8 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
     out = Path(output_dir).expanduser().resolve()
     root = resolve_data_dir(data_dir)
     data_dir = str(root) if root else None
-    finished = check_run_output(out, fingerprint(cfg, DistillConfig), resume, kind="distillation", summary=SUMMARY)
+    fp = fingerprint(cfg, DistillConfig) | ({"run_key": run_key} if run_key else {})
+    finished = check_run_output(out, fp, resume, kind="distillation", summary=SUMMARY)
     if finished is not None:
         console.print(f"{out}: this run finished earlier; nothing to resume")
         return finished
@@ -169,7 +174,7 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
     console.print(f"teacher vectors: {tv.encoded} encoded, {tv.cached} from the cache ({tv.seconds} s)"
                   + (f" [dim]{tv.cache_dir}[/dim]" if tv.cache_dir else ""))
     out.mkdir(parents=True, exist_ok=True)
-    write_fingerprint(out, fingerprint(cfg, DistillConfig))
+    write_fingerprint(out, fp)
     training = _train(cfg, student, corpus.texts, tv.vectors, dev_sets, out / CHECKPOINTS, resume, console)
 
     console.rule("teacher vs student")

@@ -26,11 +26,12 @@ def run_distill_stage(cfg: DistillStageConfig, ctx: StageContext) -> dict:
     out = ctx.output_dir / cfg.output
     # the same settings continue where they stopped; other settings run beside the earlier student, which
     # they replace only once finished
-    work, resume = stage_run_folder(out, fingerprint(settings, DistillConfig))
+    fp = fingerprint(settings, DistillConfig) | ({"run_key": ctx.run_key} if ctx.run_key else {})
+    work, resume = stage_run_folder(out, fp)
     if work != out:
         ctx.console.print(f"[yellow]{out}: an earlier run used other settings; distilling anew[/yellow]")
     summary = run_distill(settings, work, data_dir=ctx.data_dir, base_dir=ctx.pipeline_dir, resume=resume,
-                          console=ctx.console)
+                          console=ctx.console, run_key=ctx.run_key or None)
     finish_stage_run(work, out, SUMMARY)
     if summary["results"]:
         from sentemb.distill.card import results_table

@@ -15,13 +15,14 @@ def run_train(cfg: TrainConfig, ctx: StageContext) -> dict:
     from sentemb.training.trainer import SUMMARY, run_training
 
     out = ctx.output_dir / "model"
-    # the same config continues where it stopped; another config runs beside the earlier model, which it
-    # replaces only once finished
-    work, resume = stage_run_folder(out, fingerprint(cfg, TrainConfig))
+    # the same config (and upstream runs) continues where it stopped; another config runs beside the earlier
+    # model, which it replaces only once finished
+    fp = fingerprint(cfg, TrainConfig) | ({"run_key": ctx.run_key} if ctx.run_key else {})
+    work, resume = stage_run_folder(out, fp)
     if work != out:
         ctx.console.print(f"[yellow]{out}: the earlier run used another config; training anew[/yellow]")
     summary = run_training(cfg, work, resume=resume, data_dir=ctx.data_dir, base_dir=ctx.pipeline_dir,
-                           console=ctx.console)
+                           console=ctx.console, run_key=ctx.run_key or None)
     finish_stage_run(work, out, SUMMARY)
     outputs = {"model": out, "summary": out / SUMMARY}
     for row in summary.get("test", []):

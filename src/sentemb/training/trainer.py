@@ -292,8 +292,12 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
 
 def run_training(cfg: TrainConfig, output_dir: str | Path, *, resume: bool = False, data_dir: str | None = None,
                  base_dir: Path | None = None, console: Console | None = None, callbacks=None,
-                 command: str | None = None) -> dict[str, Any]:
-    """Train as configured; the final model goes to ``output_dir``. Returns the run summary."""
+                 command: str | None = None, run_key: dict | None = None) -> dict[str, Any]:
+    """Train as configured; the final model goes to ``output_dir``. Returns the run summary.
+
+    ``run_key``: what else the run depends on (a pipeline stage's upstream runs and input files); it is part
+    of the run's fingerprint, so a run with another key neither resumes nor reuses this one.
+    """
     from sentemb.atomic import write_text
     from sentemb.data.registry import resolve_data_dir
     from sentemb.models import load
@@ -303,7 +307,8 @@ def run_training(cfg: TrainConfig, output_dir: str | Path, *, resume: bool = Fal
     console = console or Console(stderr=True)
     out = Path(output_dir).expanduser().resolve()
     data_dir = str(resolve_data_dir(data_dir)) if resolve_data_dir(data_dir) else None
-    finished = check_run_output(out, fingerprint(cfg, TrainConfig), resume, kind="training", summary=SUMMARY)
+    fp = fingerprint(cfg, TrainConfig) | ({"run_key": run_key} if run_key else {})
+    finished = check_run_output(out, fp, resume, kind="training", summary=SUMMARY)
     if finished is not None:
         console.print(f"{out}: this run finished earlier; nothing to resume")
         return finished
@@ -330,7 +335,7 @@ def run_training(cfg: TrainConfig, output_dir: str | Path, *, resume: bool = Fal
             console.rule(f"stage {i + 1}/{len(plan.stages)}: {stage.spec.id}")
         ckpt_dir = out / CHECKPOINTS / stage.spec.id if multi else out / CHECKPOINTS
         if is_main_process():
-            write_fingerprint(out, fingerprint(cfg, TrainConfig))
+            write_fingerprint(out, fp)
         record = train_stage(model, stage, ckpt_dir, cfg.seed, cfg.device, resume, console, callbacks)
         records.append(record)
         if is_main_process() and multi and i < len(plan.stages) - 1:
