@@ -228,6 +228,61 @@ def test_augmenting_objective_resumes_exactly(objective, tmp_path, toy, tiny_zh_
         np.testing.assert_allclose(a[k], b[k], atol=1e-6)
 
 
+def test_eval_sets_same_stem_kept_and_selection_overlap_marked(tmp_path, toy, tiny_zh_dir):
+    """Two test files named dev.tsv are both scored; a test set that is also the eval set is flagged, warned
+    about, and marked in the card and the summary."""
+    other = tmp_path / "other"
+    other.mkdir()
+    rows = (toy / "graded.tsv").read_text(encoding="utf-8").splitlines()[:40]
+    (other / "dev.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    graded = {"task": "graded", "label_range": [0, 5]}
+    doc = _config(toy, tiny_zh_dir, max_steps=2, eval_steps=2, datasets=[
+        {"path": str(toy / "graded.tsv"), "objective": "cosent", **graded}],
+        test=[{"path": str(toy / "dev.tsv"), **graded}, {"path": str(other / "dev.tsv"), **graded},
+              {"path": str(toy / "dev.tsv"), **graded}])  # listed twice: scored once
+    from io import StringIO
+
+    from rich.console import Console
+
+    log = StringIO()
+    summary = run_training(validate_config(doc, "c"), tmp_path / "out", console=Console(file=log, width=300))
+    test = {r["dataset"]: r for r in summary["test"]}
+    assert list(test) == ["dev", "dev-2"]
+    assert (test["dev"]["n"], test["dev-2"]["n"]) == (48, 40)
+    assert test["dev"]["source"] == str(toy / "dev.tsv") and test["dev-2"]["source"] == str(other / "dev.tsv")
+    assert test["dev"].get("selection") is True and "selection" not in test["dev-2"]
+    assert "dev-2" in test["dev-2"]["note"]
+    text = " ".join(log.getvalue().split())
+    assert "two evaluation sets are named 'dev'" in text and "test set(s) dev are also eval sets" in text
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "| dev † | 48 |" in card and "not a held-out test result" in card and "| dev-2 | 40 |" in card
+
+
+def test_loss_state_that_does_not_fit_is_an_error(tmp_path, tiny_zh_dir):
+    """A checkpoint's loss weights load completely or not at all: never a silent fresh start."""
+    from safetensors.torch import load_file, save_file
+
+    from sentemb.training.objectives import build_loss, get_objective, parse_options
+    from sentemb.training.trainer import LOSS_STATE, restore_loss_state
+
+    model = sentemb.load(str(tiny_zh_dir), device="cpu")
+    obj = get_objective("softmax")
+    loss = build_loss(obj, model, parse_options(obj, {}), 3)
+    saved = {f"nli/{k}": v.clone() + 1 for k, v in loss.state_dict().items() if k.startswith("classifier.")}
+    save_file(saved, str(tmp_path / LOSS_STATE))
+    restore_loss_state({"nli": loss}, tmp_path, model)
+    assert all(loss.state_dict()[k.split("/", 1)[1]].equal(v) for k, v in saved.items())  # restored exactly
+    # another dataset id (key prefix), a missing tensor, another label count: each refused with the keys
+    cases = [({k.replace("nli/", "sts/"): v for k, v in saved.items()}, "missing: nli/classifier"),
+             ({k: v for k, v in saved.items() if k.endswith("weight")}, "missing: nli/classifier.bias"),
+             ({k: v[:2] for k, v in saved.items()}, "other shape: nli/classifier.bias")]
+    for state, needle in cases:
+        save_file(state, str(tmp_path / LOSS_STATE))
+        with pytest.raises(SentembError, match=needle.replace(".", r"\.")):
+            restore_loss_state({"nli": build_loss(obj, model, parse_options(obj, {}), 3)}, tmp_path, model)
+    assert load_file(str(tmp_path / LOSS_STATE))  # the file is left as it was
+
+
 def test_stages_chain_nli_softmax_then_sts_and_pipeline_stage(tmp_path, toy, tiny_zh_dir):
     from sentemb.pipeline import run_pipeline
 

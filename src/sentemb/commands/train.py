@@ -89,8 +89,11 @@ def _print_summary(summary: dict) -> None:
         if summary.get(key):
             table = Table("dataset", "n", "spearman", "95% CI", title=key)
             for r in summary[key]:
-                table.add_row(r["dataset"], str(r["n"]), f"{r['spearman']:.2f}",
-                              f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]")
+                table.add_row(r["dataset"] + (" †" if r.get("selection") else ""), str(r["n"]),
+                              f"{r['spearman']:.2f}", f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]")
             out.print(table)
+            if any(r.get("selection") for r in summary[key]):
+                out.print("† also an eval set during training (checkpoint selection): not a held-out test result",
+                          highlight=False)
     console.print(f"[green]model saved[/green] -> {summary['output']} ({summary['wall_seconds']} s, "
                   f"{summary['skipped_bad_rows']} bad rows skipped)")

@@ -17,10 +17,19 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+SELECTION_MARK = "†"
+SELECTION_NOTE = (f"{SELECTION_MARK} also an eval set during training (checkpoint selection): not a held-out "
+                  "test result.")
+
+
 def _results(rows: list[dict]) -> str:
-    return _table(["dataset", "pairs", "Spearman x100", "95% CI"],
-                  [[r["dataset"], r["n"], f"{r['spearman']:.2f}", f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"]
-                   for r in rows])
+    table = _table(["dataset", "pairs", "Spearman x100", "95% CI"],
+                   [[r["dataset"] + (f" {SELECTION_MARK}" if r.get("selection") else ""), r["n"],
+                     f"{r['spearman']:.2f}", f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"] for r in rows])
+    notes = [f"{r['dataset']}: {r['note']}" for r in rows if r.get("note")]
+    if any(r.get("selection") for r in rows):
+        notes.insert(0, SELECTION_NOTE)
+    return table + "".join(f"\n\n{n}" for n in notes)
 
 
 def render_card(summary: dict[str, Any], cfg) -> str:

@@ -23,10 +23,19 @@ class EvalSet:
     source: str
     skipped: int = 0
     registry: str | None = None  # the whole registry dataset (no limit): scored by sentemb.evaluation
+    note: str | None = None  # e.g. why the set is named differently from its file stem
+    #: a test set that is also an eval set during training: it took part in checkpoint selection, so its
+    #: score is not a held-out result (marked in the summary, the card and the tables)
+    selection: bool = False
 
 
-def load_eval_sets(items, data_dir: str | None, base_dir: Path | None, skip_bad_rows: bool = False) -> list[EvalSet]:
-    """Read every set (registry name, or a source with task graded/binary); errors name the set."""
+def load_eval_sets(items, data_dir: str | None, base_dir: Path | None, skip_bad_rows: bool = False,
+                   console=None) -> list[EvalSet]:
+    """Read every set (registry name, or a source with task graded/binary); errors name the set.
+
+    A set listed twice is read once; two different sets with one name (files ``a/dev.tsv`` and ``b/dev.tsv``)
+    are both kept, the later one renamed ``dev-2`` with a printed warning and a note in its result row.
+    """
     from sentemb.training.data import load_examples
 
     out: list[EvalSet] = []
@@ -37,11 +46,44 @@ def load_eval_sets(items, data_dir: str | None, base_dir: Path | None, skip_bad_
             raise SentembError(f"evaluation set {cfg.describe()!r} is a {ex.task} dataset; evaluation needs graded "
                                "scores or binary labels (Spearman of cosine against them)")
         name = cfg.dataset or (Path(cfg.path).stem if cfg.path else cfg.describe())
-        if any(s.name == name for s in out):
-            continue
+        note = None
+        same = next((s for s in out if s.name == name), None)
+        if same is not None:
+            if same.source == ex.source and (same.a, same.b, same.labels) == (ex.texts[0], ex.texts[1],
+                                                                              list(ex.labels)):
+                continue  # the same set listed twice (e.g. in test and in test_suite)
+            base, k = name, 2
+            while any(s.name == name for s in out):
+                name, k = f"{base}-{k}", k + 1
+            note = f"reported as {name!r}: {base!r} already names {same.source}"
+            _warn(console, f"two evaluation sets are named {base!r} ({same.source}, {ex.source}); the second is "
+                           f"reported as {name!r}")
         whole = cfg.dataset if cfg.dataset and cfg.limit is None else None
-        out.append(EvalSet(name, ex.texts[0], ex.texts[1], list(ex.labels), ex.source, ex.skipped, whole))
+        out.append(EvalSet(name, ex.texts[0], ex.texts[1], list(ex.labels), ex.source, ex.skipped, whole, note))
     return out
+
+
+def _warn(console, message: str) -> None:
+    if console is None:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+    console.print(f"[yellow]{message}[/yellow]", highlight=False)
+
+
+def mark_selection_sets(test_sets: list[EvalSet], eval_sets: list[EvalSet], console=None) -> list[str]:
+    """Mark the test sets that are also eval sets during training (same file or dataset and rows); a warning
+    names them. Their scores are reported, flagged ``selection``: they are not held-out results."""
+    keys = {(s.source, len(s.a)) for s in eval_sets}
+    names = []
+    for t in test_sets:
+        if (t.source, len(t.a)) in keys:
+            t.selection = True
+            names.append(t.name)
+    if names:
+        _warn(console, f"test set(s) {', '.join(names)} are also eval sets of this run (checkpoint selection); "
+                       "their test scores are not held-out results and are marked so in the summary and the card")
+    return names
 
 
 def suite_members(suite: str) -> list[str]:
@@ -92,12 +134,17 @@ def score_sets(model, sets: list[EvalSet], data_dir: str | None = None, seed: in
     for s in sets:
         if s.registry:
             rows[s.name]["source"] = s.source
+            rows[s.name].update(_flags(s))
             continue
         scores = pair_cosine(model, s.a, s.b, batch_size=batch_size)
         boot = bootstrap_samples(scores, s.labels, seed=dataset_seed(seed, s.name))
         lo, hi = percentile_ci(boot.spearman)
         rows[s.name] = {"dataset": s.name, "n": len(s.a), "spearman": round(spearman(scores, s.labels), 2),
                         "ci95": [round(lo, 2), round(hi, 2)], "nan_resamples": nan_resamples(boot.spearman),
-                        "source": s.source}
+                        "source": s.source, **_flags(s)}
     return [rows[s.name] for s in sets], \
         "100 x Spearman of cosine vs gold, 95% percentile bootstrap CI over pairs (1000 resamples)"
+
+
+def _flags(s: EvalSet) -> dict:
+    return ({"selection": True} if s.selection else {}) | ({"note": s.note} if s.note else {})

@@ -42,7 +42,15 @@ from sentemb.runs import (
 from sentemb.training.augment import Draws, Epoch, augmented_dataset, epoch_clock
 from sentemb.training.config import StageSpec, TrainConfig, TrainDataConfig, read_config
 from sentemb.training.data import Examples, Prepared, prepare
-from sentemb.training.evalsets import EvalSet, dev_evaluator, dev_scores, load_eval_sets, score_sets, suite_members
+from sentemb.training.evalsets import (
+    EvalSet,
+    dev_evaluator,
+    dev_scores,
+    load_eval_sets,
+    mark_selection_sets,
+    score_sets,
+    suite_members,
+)
 from sentemb.training.objectives import Objective, Options, build_loss, get_objective, parse_options
 
 SUMMARY = "train_summary.json"
@@ -141,9 +149,10 @@ def plan_run(cfg: TrainConfig, data_dir: str | None, base_dir: Path | None, cons
                                    f"{plan.spec.batch_size}; {p.objective.name!r} needs at least one full batch "
                                    "(add sentences or lower batch_size)")
     for spec in specs:
-        stages[spec.id].eval_sets = load_eval_sets(spec.eval, data_dir, base_dir, cfg.skip_bad_rows)
+        stages[spec.id].eval_sets = load_eval_sets(spec.eval, data_dir, base_dir, cfg.skip_bad_rows, console)
     tests = list(cfg.test) + (suite_members(cfg.test_suite) if cfg.test_suite else [])
-    test_sets = load_eval_sets(tests, data_dir, base_dir, cfg.skip_bad_rows)
+    test_sets = load_eval_sets(tests, data_dir, base_dir, cfg.skip_bad_rows, console)
+    mark_selection_sets(test_sets, [s for plan in stages.values() for s in plan.eval_sets], console)
     dev_sets = stages[specs[-1].id].eval_sets
     return RunPlan([stages[s.id] for s in specs], test_sets, dev_sets)
 
@@ -178,13 +187,25 @@ def _loss_state_callback(losses: dict[str, torch.nn.Module], model=None):
     return LossStateCallback()
 
 
-def _restore_loss_state(losses: dict[str, torch.nn.Module], ckpt: Path) -> None:
+def restore_loss_state(losses: dict[str, torch.nn.Module], ckpt: Path, model=None) -> None:
+    """Load the losses' own weights saved in ``ckpt``; the file must hold exactly what this run's losses own
+    (same names and shapes), otherwise a resumed run would silently start them afresh."""
     from safetensors.torch import load_file
 
-    state = load_file(str(ckpt / LOSS_STATE))
+    path = ckpt / LOSS_STATE
+    state = load_file(str(path))
+    expected = _loss_params(losses, model)
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        detail = "; ".join(f"{what}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}" for what, keys in
+                           (("missing", missing), ("unexpected", unexpected), ("other shape", wrong)) if keys)
+        raise SentembError(f"{path} does not match this run's losses ({detail}); the checkpoint belongs to another "
+                           "objective or options: start a new run in another folder")
     for name, loss in losses.items():
         own = {k.split("/", 1)[1]: v for k, v in state.items() if k.split("/", 1)[0] == name}
         if own:
+            # keys checked above; strict=False only because the model's weights come from the checkpoint itself
             loss.load_state_dict(own, strict=False)
 
 
@@ -257,7 +278,7 @@ def train_stage(model, plan: StagePlan, ckpt_dir: Path, seed: int, device: str |
     if ckpt is not None:
         console.print(f"resuming from {ckpt}")
         if (ckpt / LOSS_STATE).is_file():
-            _restore_loss_state(losses, ckpt)
+            restore_loss_state(losses, ckpt, model)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     seconds = time.perf_counter() - t0
