@@ -123,14 +123,36 @@ def test_esimcse_momentum_update_and_loss(tiny_model, zh_sentences):
     assert torch.allclose(m_param, torch.full_like(m_param, 0.9 * 1.0 + 0.1 * 3.0))
     assert not any(p.requires_grad for p in loss.momentum_encoder.parameters())
 
-    texts = zh_sentences[:6]
-    feats = [tiny_model.tokenize(texts), tiny_model.tokenize([repeat_units(t, 0.3) for t in texts])]
-    tiny_model.train()
+
+def test_esimcse_logits_and_loss_match_a_hand_computation(tiny_zh_dir, zh_sentences):
+    """Known queue, dropout off: logits = cos(anchor, [positives; queue]) / T, loss = cross-entropy on the
+    diagonal, and the anchors (through the momentum encoder, equal to the model at step 0) join the queue."""
+    import sentemb
+    from sentemb.training.esimcse import ESimCSELoss
+
+    model = sentemb.load(str(tiny_zh_dir), pooling="cls", device="cpu")
+    loss = ESimCSELoss(model, momentum=0.9, queue_size=8, temperature=0.05)
+    queue = torch.randn(3, 32, generator=torch.Generator().manual_seed(0))
+    loss.enqueue(queue)
+    model.eval()                                     # dropout off: the model's vectors can be recomputed
+    texts = zh_sentences[:4]
+    positives_text = [repeat_units(t, 0.3, "char", random.Random(i)) for i, t in enumerate(texts)]
+    feats = [model.tokenize(texts), model.tokenize(positives_text)]
+    with torch.no_grad():
+        a = model.encode(texts, convert_to_numpy=True).astype(np.float64)
+        p = model.encode(positives_text, convert_to_numpy=True).astype(np.float64)
+    cand = np.concatenate([p, queue.numpy().astype(np.float64)])
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    want_logits = unit(a) @ unit(cand).T / 0.05                    # (4, 4 + 3)
+    want_loss = np.mean([np.log(np.exp(row).sum()) - row[i] for i, row in enumerate(want_logits)])
+    got_logits = loss.logits(torch.tensor(a, dtype=torch.float32), torch.tensor(p, dtype=torch.float32))
+    np.testing.assert_allclose(got_logits.detach().numpy(), want_logits, rtol=1e-4, atol=1e-3)
     value = loss(feats)
-    assert torch.isfinite(value) and value.requires_grad
-    assert int(loss.queue_filled) == 6                   # the batch went into the queue after the loss
-    value2 = loss(feats)                                 # now 6 queued negatives compete as well
-    assert value2.item() > 0
+    assert value.requires_grad and value.item() == pytest.approx(want_loss, rel=1e-4)
+    # after the step the queue holds the old 3 vectors plus this batch's 4 anchors (momentum encoder = model)
+    assert int(loss.queue_filled) == 7
+    np.testing.assert_allclose(loss.queued()[3:].numpy(), a, atol=1e-5)
+    assert torch.equal(loss.queued()[:3], queue)
 
 
 # --- MLM whole-word masking --------------------------------------------------------------------------------------
