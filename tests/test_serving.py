@@ -63,7 +63,15 @@ def metric(url: str, name: str, **labels) -> float:
 def sentemb_encode(tmp_path_factory):
     """Vectors from the `sentemb encode` command (the reference the server must match)."""
 
+    done: dict = {}
+
     def run(model, texts: list[str]) -> np.ndarray:
+        key = (str(model), tuple(texts))
+        if key not in done:
+            done[key] = encode(model, texts)
+        return done[key]
+
+    def encode(model, texts: list[str]) -> np.ndarray:
         d = tmp_path_factory.mktemp("encode")
         (d / "in.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
         r = runner.invoke(app, ["encode", str(d / "in.txt"), "-m", str(model), "-o", str(d / "out.npy")])

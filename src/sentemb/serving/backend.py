@@ -3,7 +3,9 @@ token counter, so the batcher can budget tokens and the API can report real usag
 
 from __future__ import annotations
 
+import copy
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,18 +45,25 @@ class EncoderBackend:
             dim = int(np.asarray(model.encode(["dimension probe"], convert_to_numpy=True)).shape[1])
         self.info = ModelInfo(name=name, backend=backend, dimension=int(dim),
                               max_seq_length=getattr(model, "max_seq_length", None))
+        # Token counting runs beside the model thread. A fast tokenizer keeps its truncation/padding settings
+        # in shared state that each call rewrites, so counting with the model's own tokenizer (truncation
+        # off) could switch truncation off under a concurrent forward pass: counting gets its own copy.
+        tok = getattr(model, "tokenizer", None)
+        self._counter = copy.deepcopy(tok) if callable(tok) and hasattr(tok, "model_max_length") else tok
+        self._counter_lock = threading.Lock()
 
     def token_lengths(self, texts: list[str]) -> tuple[list[int], int]:
         """Token count of each text as the model sees it (after truncation), and how many were cut."""
         limit = self.info.max_seq_length
-        tok = getattr(self.model, "tokenizer", None)
-        if callable(tok) and hasattr(tok, "model_max_length"):  # a Hugging Face tokenizer
-            lengths = tok(texts, add_special_tokens=True, truncation=False, return_length=True,
-                          verbose=False)["length"]
-        elif tok is not None and hasattr(tok, "tokenize"):  # word-vector tokenizers (jieba, whitespace)
-            lengths = [len(tok.tokenize(t)) for t in texts]
-        else:
-            lengths = [len(t.split()) for t in texts]
+        tok = self._counter
+        with self._counter_lock:
+            if callable(tok) and hasattr(tok, "model_max_length"):  # a Hugging Face tokenizer (a private copy)
+                lengths = tok(texts, add_special_tokens=True, truncation=False, return_length=True,
+                              verbose=False)["length"]
+            elif tok is not None and hasattr(tok, "tokenize"):  # word-vector tokenizers (jieba, whitespace)
+                lengths = [len(tok.tokenize(t)) for t in texts]
+            else:
+                lengths = [len(t.split()) for t in texts]
         if not limit:
             return [max(1, int(n)) for n in lengths], 0
         cut = sum(int(n) > limit for n in lengths)
