@@ -235,3 +235,19 @@ def test_trainer_progress_replaces_tqdm_and_log_dicts():
     assert "step 4: dev_spearman 0.8125" in text and "step 8: dev_spearman 0.8125" in text
     assert "runtime" not in text and "{" not in text and "grad_norm" not in text
     assert run(quiet=True).strip() == ""
+
+
+def test_point_estimates_without_scipy_match_scipy_with_ties_and_nan():
+    from scipy import stats
+
+    from sentemb.evaluation import sts
+
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 6, size=500).astype(float)  # graded labels: many ties
+    pred = np.round(gold + rng.normal(scale=2, size=500), 1)  # ties on the predicted side too
+    np.testing.assert_array_equal(sts.average_ranks(pred), stats.rankdata(pred))
+    assert sts.spearman(pred, gold) == pytest.approx(100 * stats.spearmanr(pred, gold).statistic, abs=1e-9)
+    assert sts.pearson(pred, gold) == pytest.approx(100 * stats.pearsonr(pred, gold).statistic, abs=1e-9)
+    np.testing.assert_array_equal(sts.rank_gaps(pred, gold), np.abs(stats.rankdata(pred) - stats.rankdata(gold)))
+    assert np.isnan(sts.spearman([1.0, np.nan, 2.0], [1, 2, 3])) and np.isnan(sts.spearman([1, 1, 1], [1, 2, 3]))
+    assert np.isnan(sts.pearson([2, 2, 2], [1, 2, 3]))

@@ -1,6 +1,8 @@
 """STS metrics: 100 x Spearman (and Pearson) of cosine scores against gold labels, with bootstrap CIs.
 
-Point estimates come from :mod:`scipy.stats`. The bootstrap is vectorised: a resample is held as how
+Point estimates are computed with numpy exactly as ``scipy.stats.spearmanr`` / ``pearsonr`` define them
+(average ranks for ties; the tests check them against scipy), which keeps scipy's import (about a
+second) off a cached ``sentemb eval`` re-run. The bootstrap is vectorised: a resample is held as how
 many times it draws each pair (one row of a counts matrix), so the rank correlation of a resample needs
 no sorting, only cumulative sums over the pairs in value order. Ties get their average rank, exactly as
 ``scipy.stats.rankdata`` gives them, so each bootstrap value equals ``spearmanr`` on the resampled pairs.
@@ -12,12 +14,10 @@ paired bootstrap test (:func:`paired_difference`) a subtraction of their per-res
 from __future__ import annotations
 
 import math
-import warnings
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 DEFAULT_RESAMPLES = 1000
 _CHUNK = 64  # resamples processed at once: (64, n) arrays stay small and cache-friendly
@@ -27,18 +27,37 @@ def _finite(x: float) -> float:
     return float(x) if np.isfinite(x) else float("nan")
 
 
+def _correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation in float64 from centred values (nan when either side is constant or empty)."""
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"pred and gold must be 1-d and equally long, got {x.shape} and {y.shape}")
+    if len(x) < 2:
+        return float("nan")
+    xc, yc = x - x.mean(), y - y.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = float(np.dot(xc, yc) / math.sqrt(float(np.dot(xc, xc)) * float(np.dot(yc, yc))))
+    return max(-1.0, min(1.0, r)) if np.isfinite(r) else float("nan")
+
+
+def average_ranks(x) -> np.ndarray:
+    """1-based ranks with ties sharing their average rank (``scipy.stats.rankdata(x, "average")``)."""
+    x = np.asarray(x, dtype=np.float64)
+    r = _Ranker(x)
+    ends = np.r_[r.starts[1:], len(x)]
+    return ((r.starts + 1 + ends) / 2.0)[r.group]
+
+
 def spearman(pred, gold) -> float:
-    """100 x Spearman rank correlation (nan when either side is constant)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return _finite(100 * stats.spearmanr(pred, gold).statistic)
+    """100 x Spearman rank correlation (nan when either side is constant or holds a NaN)."""
+    pred, gold = np.asarray(pred, np.float64), np.asarray(gold, np.float64)
+    if np.isnan(pred).any() or np.isnan(gold).any():
+        return float("nan")
+    return _finite(100 * _correlation(average_ranks(pred), average_ranks(gold)))
 
 
 def pearson(pred, gold) -> float:
     """100 x Pearson correlation (nan when either side is constant)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return _finite(100 * stats.pearsonr(np.asarray(pred, float), np.asarray(gold, float)).statistic)
+    return _finite(100 * _correlation(np.asarray(pred, np.float64), np.asarray(gold, np.float64)))
 
 
 def dataset_seed(seed: int, name: str) -> int:
@@ -224,7 +243,7 @@ def format_p(p: float, resamples: int) -> str:
 
 def rank_gaps(pred, gold) -> np.ndarray:
     """|rank of each predicted score - rank of its gold label| (average ranks for ties)."""
-    return np.abs(stats.rankdata(pred) - stats.rankdata(gold))
+    return np.abs(average_ranks(pred) - average_ranks(gold))
 
 
 def worst_indices(pred, gold, k: int) -> np.ndarray:
