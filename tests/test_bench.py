@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 
 import pytest
 from typer.testing import CliRunner
@@ -83,13 +84,17 @@ def test_torch_and_onnx_side_by_side(tiny_zh_dir, tiny_onnx, tmp_path):
     assert (torch_e["backend"], onnx_e["backend"]) == ("torch", "onnx")
     assert onnx_e["precision"] == "int8" and onnx_e["engine"].startswith("onnxruntime")
     for e in report.entries:
-        assert set(e["throughput"]) == {"4", "16"} and all(v > 0 for v in e["throughput"].values())
+        assert set(e["throughput"]) == {"4", "16"}
         assert all(len(r) == 2 for r in e["runs_s"].values())  # the repeats were run
+        for b, runs in e["runs_s"].items():  # texts per second of the median repeat (runs_s is rounded to 0.1 ms)
+            med = statistics.median(runs)
+            assert len(TEXTS) / (med + 6e-5) <= e["throughput"][b] <= len(TEXTS) / max(med - 6e-5, 1e-9)
         assert 0 < e["latency_p50_ms"] <= e["latency_p95_ms"] and e["latency_runs"] == 5
         assert e["threads"] == 1 and e["texts"] == len(TEXTS)
         best = max(e["throughput"].values())
         assert e["time_10k_s"] == pytest.approx(10_000 / best, rel=0.01)
-        assert e["memory_mb"] >= 0 and e["peak_rss_mb"] > 0
+        assert e["peak_rss_mb"] >= e["rss_before_mb"] > 0
+        assert e["memory_mb"] == pytest.approx(e["peak_rss_mb"] - e["rss_before_mb"], abs=0.15)
     assert torch_e["parameters"] == onnx_e["parameters"]  # the manifest carries the source's count
     assert onnx_e["size_bytes"] < torch_e["size_bytes"]  # int8 weights
     assert report.environment["threads"] == 1 and "onnxruntime" in report.environment
@@ -101,7 +106,8 @@ def test_isolated_run_reports_the_fresh_process_peak(tiny_onnx):
     settings = BenchSettings(**{**FAST, "isolate": True, "batch_sizes": (8,), "repeats": 1})
     (e,) = run_bench([str(tiny_onnx)], TEXTS[:16], settings).entries
     assert "fresh process" in e["memory_method"] and e["peak_rss_mb"] >= e["rss_before_mb"]
-    assert e["throughput"]["8"] > 0
+    (run,) = e["runs_s"]["8"]  # one repeat, rounded to 0.1 ms
+    assert 16 / (run + 6e-5) <= e["throughput"]["8"] <= 16 / max(run - 6e-5, 1e-9)
 
 
 def test_plan_entries_labels_and_backends(tiny_zh_dir, tiny_onnx, tmp_path):
@@ -150,7 +156,14 @@ def test_accuracy_rows_through_the_evaluator(tiny_zh_dir, tiny_onnx, data_dir):
                                 "data_dir": str(data_dir)})
     ref, onnx = run_bench([str(tiny_zh_dir), str(tiny_onnx)], TEXTS, settings).entries
     assert set(ref["accuracy"]) == set(onnx["accuracy"]) == {"csts-test"}
-    assert -100 <= ref["accuracy"]["csts-test"] <= 100
+    # the evaluator's number for the same model (a random tiny model's cosines are too close together for a
+    # hand computation with other batching to agree to the second decimal)
+    import sentemb
+    from sentemb.evaluation import evaluate
+
+    (want,) = evaluate(sentemb.load(str(tiny_zh_dir), device="cpu"), datasets=["csts-test"], data_dir=str(data_dir),
+                       bootstrap=0, batch_size=32, use_cache=False)
+    assert want.n == 1361 and ref["accuracy"]["csts-test"] == round(want.spearman, 2)
     assert abs(ref["accuracy"]["csts-test"] - onnx["accuracy"]["csts-test"]) < 5  # int8 of the same model
 
 

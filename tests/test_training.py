@@ -181,7 +181,7 @@ def test_registry_dataset_and_unknown_name(data_dir):
     ex = load_examples(SourceConfig(dataset="stsb-train", limit=10), str(data_dir))
     assert ex.task == "graded" and ex.label_range == (0.0, 5.0) and len(ex) == 10
     prep = to_format(ex, get_objective("cosent"), parse_options(get_objective("cosent"), {}))
-    assert max(prep.columns["score"]) <= 1.0
+    assert prep.columns["score"] == pytest.approx([y / 5 for y in ex.labels])  # (y - 0) / (5 - 0)
     assert binarize(ex, 2.5).labels == [1.0 if y >= 2.5 else 0.0 for y in ex.labels]
     with pytest.raises(SentembError, match="unknown dataset 'stsb-tran'; valid datasets: .*stsb-train"):
         load_examples(SourceConfig(dataset="stsb-tran"), str(data_dir))
