@@ -219,5 +219,5 @@ def test_resume_retrains_a_train_stage_whose_base_model_stage_ran_again(tiny_zh_
     model = SentenceTransformer(res["train"]["model"], device="cpu")
     assert model.get_embedding_dimension() == 4
     summary = json.loads((out / "02-train" / "model" / "train_summary.json").read_text())
-    assert summary["stages"][0]["resumed_from"] is None and summary["output"] == str((out / "02-train" / "model"))
+    assert summary["stages"][0]["resumed_from"] is None and summary["output"] == str(out / "02-train" / "model")
     assert sorted(p.name for p in (out / "02-train").iterdir()) == ["model", "stage.json"]
