@@ -140,11 +140,10 @@ def _spearman_rows(rank_p: _Ranker, rank_g: _Ranker, counts: np.ndarray) -> np.n
 
 
 def _pearson_rows(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Pearson of every resample: its five weighted sums at once, as one matrix product."""
     n = counts.shape[1]
-    cx, cy = counts * x, counts * y
-    full = counts.shape
-    return _corr(n, cx.sum(axis=1), cy.sum(axis=1), _dot(cx, np.broadcast_to(x, full)),
-                 _dot(cy, np.broadcast_to(y, full)), _dot(cx, np.broadcast_to(y, full)))
+    s = counts.astype(np.float64) @ np.stack([x, y, x * x, y * y, x * y], axis=1)  # counts are exact in float64
+    return _corr(n, s[:, 0], s[:, 1], s[:, 2], s[:, 3], s[:, 4])
 
 
 @dataclass
