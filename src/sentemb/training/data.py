@@ -1,55 +1,24 @@
-"""Training data: read a dataset as declared, check every row, convert it to an objective's input columns.
+"""Training data: convert checked examples (:mod:`sentemb.training.examples`) to an objective's input columns.
 
-Sources: a registry dataset (``sentemb.data.registry``), a local .tsv/.txt/.csv/.jsonl file, or a
-Hugging Face Hub dataset (``datasets.load_dataset``). Labels are handled as declared, never guessed:
+* ``graded`` scores: objectives on a score get ``(x - low) / (high - low)`` of the declared range;
+* any labelled dataset can feed an unsupervised objective: its unique sentences are used, labels ignored,
+  duplicates removed and counted.
 
-* ``graded``: a number inside ``label_range``; objectives on a score get ``(x - low) / (high - low)``;
-* ``binary``: 0 or 1;
-* ``nli``: one of ``label_names`` (default entailment, neutral, contradiction) or its index;
-* ``pairs`` (two texts, no label) and ``triplets`` (anchor, positive, negative) carry no label;
-* ``sentences``: one text per row (a .txt line, or a .jsonl/.csv/.tsv/.parquet column) for the
-  unsupervised objectives; empty lines are skipped and counted, duplicates removed and counted. Any
-  labelled dataset can feed an unsupervised objective: its unique sentences are used, labels ignored.
-
-A bad row (missing field, empty text, non-numeric / NaN / out-of-range / unknown label) is an error
-naming file and line, or with ``skip_bad_rows`` a skip counted in the run summary. Conversions between
-a task and an objective's format are listed in :func:`to_format`; anything else is an error naming the
-columns the objective needs, raised before training starts.
+Conversions between a task and an objective's format are listed in :func:`to_format`; anything else is an
+error naming the columns the objective needs, raised before training starts.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from sentemb.data.texts import read_utf8_lines
-from sentemb.errors import InputError, SentembError
-from sentemb.training.config import DEFAULT_NLI_LABELS, ROLES, SourceConfig, TrainDataConfig
+from sentemb.errors import SentembError
+from sentemb.training.config import DEFAULT_NLI_LABELS, TrainDataConfig
+from sentemb.training.examples import Examples, load_examples
 from sentemb.training.objectives import Objective, Options
 
-Values = list[Any]
-
-
-@dataclass
-class Examples:
-    """Validated rows of one dataset: text columns and parsed labels."""
-
-    source: str
-    task: str
-    texts: list[list[str]]  # one list per text column (2 for pair tasks, 3 for triplets)
-    labels: list[float] | None
-    label_range: tuple[float, float] | None = None
-    label_names: tuple[str, ...] | None = None
-    skipped: int = 0
-    skip_reasons: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.texts[0])
+__all__ = ["Examples", "Prepared", "binarize", "load_examples", "nli_to_triplets", "prepare", "to_format"]
 
 
 @dataclass
@@ -62,228 +31,6 @@ class Prepared:
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values())))
-
-
-# --- reading -----------------------------------------------------------------------------------------------------
-
-
-def load_examples(cfg: SourceConfig, data_dir: str | None, base_dir: Path | None = None,
-                  skip_bad_rows: bool = False) -> Examples:
-    """Read and check the rows of one source as its task declares."""
-    skip = cfg.skip_bad_rows if cfg.skip_bad_rows is not None else skip_bad_rows
-    if cfg.dataset:
-        ex = _registry_examples(cfg.dataset, data_dir, skip)
-    else:
-        roles = ROLES[cfg.task]
-        names = tuple(cfg.label_names) if cfg.label_names else DEFAULT_NLI_LABELS
-        if cfg.path:
-            path = Path(cfg.path).expanduser()
-            if not path.is_absolute() and base_dir is not None:
-                path = base_dir / path
-            if cfg.task == "sentences":
-                source, rows = str(path), _sentence_rows(path, _columns(cfg.columns, roles, str(path)))
-            else:
-                source, rows = str(path), _file_rows(path, _columns(cfg.columns, roles, str(path)), roles)
-        else:
-            source, rows = _hub_rows(cfg, roles)
-        ex = _collect(rows, source, cfg.task, cfg.label_range, names if cfg.task == "nli" else None, skip,
-                      cfg.limit)
-    if cfg.dataset and cfg.limit is not None and len(ex) > cfg.limit:
-        ex.texts = [col[: cfg.limit] for col in ex.texts]
-        ex.labels = ex.labels[: cfg.limit] if ex.labels is not None else None
-    return ex
-
-
-def _registry_examples(name: str, data_dir: str | None, skip: bool) -> Examples:
-    from sentemb.data.registry import get_spec, load_pairs
-
-    spec = get_spec(name)
-    pairs = load_pairs(name, data_dir, skip_bad_rows=skip)
-    return Examples(pairs.source, spec.task, [list(pairs.a), list(pairs.b)], list(pairs.labels),
-                    spec.label_range, tuple(spec.label_names) if spec.label_names else None,
-                    skipped=getattr(pairs, "skipped", 0))
-
-
-def _columns(columns, roles: tuple[str, ...], where: str) -> list[str | int] | None:
-    """The file column of each role, or None for the default (role names, or positions without a header)."""
-    if columns is None:
-        return None
-    if isinstance(columns, str):
-        columns = [c.strip() for c in columns.split(",") if c.strip()]
-    if isinstance(columns, dict):
-        unknown = sorted(set(columns) - set(roles))
-        if unknown:
-            raise SentembError(f"{where}: columns {unknown} are not roles of this task; roles: {', '.join(roles)}")
-        missing = [r for r in roles if r not in columns]
-        if missing:
-            raise SentembError(f"{where}: columns name no field for {', '.join(missing)} "
-                               f"(the task needs {', '.join(roles)})")
-        columns = [columns[r] for r in roles]
-    if len(columns) != len(roles):
-        raise SentembError(f"{where}: {len(columns)} column(s) given; the task needs {len(roles)}: {', '.join(roles)}")
-    return [int(c) if isinstance(c, str) and c.isdigit() else c for c in columns]
-
-
-def _sentence_rows(path: Path, cols: list[str | int] | None) -> Iterator[tuple[int, Values]]:
-    """One text per row: a .txt line, or one column of a .jsonl/.csv/.tsv/.parquet file."""
-    from sentemb.data.texts import first_data_line, read_texts
-
-    column = None if cols is None else str(cols[0])
-    texts = read_texts(path, column)
-    first = first_data_line(path)
-    for i, t in enumerate(texts):
-        yield first + i, [t]
-
-
-def _file_rows(path: Path, cols: list[str | int] | None, roles: tuple[str, ...]) -> Iterator[tuple[int, Values]]:
-    if not path.is_file():
-        raise InputError("file not found", str(path))
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return _jsonl_rows(path, cols or list(roles))
-    if suffix in (".tsv", ".txt", ".csv"):
-        return _delimited_rows(path, cols, roles, "," if suffix == ".csv" else "\t")
-    raise InputError(f"unsupported training file format {suffix!r}; use .tsv, .txt, .csv or .jsonl", str(path))
-
-
-def _jsonl_rows(path: Path, cols: list) -> Iterator[tuple[int, Values]]:
-    for i, line in enumerate(read_utf8_lines(path), start=1):
-        if not line.strip():
-            yield i, ValueError("empty line")
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield i, ValueError(f"malformed JSON ({exc.msg})")
-            continue
-        if not isinstance(obj, dict):
-            yield i, ValueError("expected a JSON object")
-            continue
-        yield i, [obj.get(str(c)) for c in cols]
-
-
-def _delimited_rows(path: Path, cols: list | None, roles: tuple[str, ...], delimiter: str):
-    csv.field_size_limit(sys.maxsize)
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    reader = csv.reader(read_utf8_lines(path), delimiter=delimiter, quoting=quoting)
-    first = next(reader, None)
-    if first is None:
-        return
-    named = cols is not None and any(isinstance(c, str) for c in cols)
-    if cols is None and all(r in first for r in roles[:2]):
-        cols, named = [r for r in roles], True
-    if named:
-        missing = [c for c in cols if c not in first]
-        if missing:
-            raise InputError(f"no column(s) {missing} in header {first}", str(path), 1)
-        idx, rows, width = [first.index(c) for c in cols], reader, len(first)
-    else:  # default positions: a row must have exactly one field per role (nothing beyond is ignored)
-        idx, rows, width = (cols or list(range(len(roles)))), _chain(first, reader), None if cols else len(roles)
-    for row in rows:
-        if width is not None and len(row) != width:
-            where = "the header has" if named else f"the task ({', '.join(roles)}) has"
-            yield reader.line_num, ValueError(f"{len(row)} field(s) where {where} {width}; a separator inside a "
-                                              "text? (name the columns to read a wider file)")
-            continue
-        yield reader.line_num, [row[j] if j < len(row) else None for j in idx]
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
-
-
-def _hub_rows(cfg: SourceConfig, roles: tuple[str, ...]) -> tuple[str, Iterator[tuple[int, Values]]]:
-    """Rows of a Hub dataset split; a ClassLabel column gives its label names, not ids."""
-    from datasets import load_dataset
-
-    source = cfg.describe()
-    try:
-        ds = load_dataset(cfg.hf, cfg.hf_config, split=cfg.split)
-    except Exception as exc:  # offline, unknown id, bad split: one clear line
-        raise SentembError(f"{source}: could not load the Hub dataset ({type(exc).__name__}: {exc})") from None
-    cols = _columns(cfg.columns, roles, source) or list(roles)
-    missing = [c for c in cols if c not in ds.column_names]
-    if missing:
-        raise SentembError(f"{source}: no column(s) {missing}; it has {ds.column_names} (map them with 'columns')")
-    label_names = None
-    if "label" in roles:
-        label_names = getattr(ds.features[cols[roles.index("label")]], "names", None)
-
-    def rows():
-        for i, rec in enumerate(ds.select_columns(cols), start=1):
-            values = [rec[c] for c in cols]
-            if label_names is not None:
-                y = values[-1]
-                values[-1] = label_names[y] if isinstance(y, int) and 0 <= y < len(label_names) else None
-            yield i, values
-
-    return source, rows()
-
-
-# --- checking --------------------------------------------------------------------------------------------------
-
-
-def _collect(rows, source: str, task: str, label_range, label_names, skip: bool, limit: int | None) -> Examples:
-    n_text = {"triplets": 3, "sentences": 1}.get(task, 2)
-    texts: list[list[str]] = [[] for _ in range(n_text)]
-    labels: list[float] | None = [] if task in ("graded", "binary", "nli") else None
-    skipped, reasons = 0, []
-    for line, values in rows:
-        try:
-            if isinstance(values, Exception):
-                raise InputError(str(values), source, line)
-            label = _check_row(values, n_text, task, label_range, label_names, source, line)
-        except InputError as exc:
-            empty_line = task == "sentences" and isinstance(values, list) and values and \
-                isinstance(values[0], str) and not values[0].strip()
-            if not (skip or empty_line):  # a corpus's empty lines are always a counted skip
-                raise
-            skipped += 1
-            if len(reasons) < 5:
-                reasons.append(str(exc))
-            continue
-        for col, v in zip(texts, values):
-            col.append(v)
-        if labels is not None:
-            labels.append(label)
-        if limit is not None and len(texts[0]) >= limit:
-            break
-    if not texts[0]:
-        what = "no sentences" if task == "sentences" else "no usable rows"
-        raise InputError(what + (f" ({skipped} bad or empty rows skipped)" if skipped else ""), source)
-    return Examples(source, task, texts, labels, label_range, label_names, skipped, reasons)
-
-
-def _check_row(values: Values, n_text: int, task: str, label_range, label_names, source: str, line: int):
-    from sentemb.data.pairs import parse_label
-
-    for j in range(n_text):
-        v = values[j] if j < len(values) else None
-        if v is None:
-            raise InputError(f"missing field {j + 1} (a text)", source, line)
-        if not isinstance(v, str):
-            raise InputError(f"field {j + 1} is not text: {v!r}", source, line)
-        if not v.strip():
-            raise InputError(f"empty text in field {j + 1}", source, line)
-    if task in ("pairs", "triplets", "sentences"):
-        return None
-    y = values[n_text] if len(values) > n_text else None
-    if y is None or (isinstance(y, str) and not y.strip()):
-        raise InputError("missing label", source, line)
-    if task == "nli":
-        key = str(y).strip()
-        if key in label_names:
-            return float(label_names.index(key))
-        if key.isdigit() and int(key) < len(label_names):
-            return float(key)
-        raise InputError(f"label {key!r} is not one of {', '.join(label_names)} (or an index 0..{len(label_names) - 1})",
-                         source, line)
-    x = parse_label(str(y).strip() if isinstance(y, str) else y, source, line,
-                    label_range if task == "graded" else None)
-    if task == "binary" and x not in (0.0, 1.0):
-        raise InputError(f"label {x:g} is not 0 or 1", source, line)
-    return x
 
 
 # --- conversion to an objective's format -------------------------------------------------------------------------

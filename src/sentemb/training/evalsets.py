@@ -36,7 +36,7 @@ def load_eval_sets(items, data_dir: str | None, base_dir: Path | None, skip_bad_
     A set listed twice is read once; two different sets with one name (files ``a/dev.tsv`` and ``b/dev.tsv``)
     are both kept, the later one renamed ``dev-2`` with a printed warning and a note in its result row.
     """
-    from sentemb.training.data import load_examples
+    from sentemb.training.examples import load_examples
 
     out: list[EvalSet] = []
     for item in items:
