@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -101,18 +102,30 @@ def int8_server(minilm_int8_dir):
 
 
 @pytest.fixture(scope="module")
-def tiny_index(tiny_zh_dir, tmp_path_factory):
-    from sentemb.search import build_index
+def calibrated_tiny(tiny_zh_dir, tmp_path_factory):
+    """The tiny model with a calibration beside it: probability = (cosine + 1) / 2, match at cosine >= 0.5."""
+    from sentemb.search.calibration import Calibration, save_calibration
 
-    return build_index(ZH, str(tiny_zh_dir), tmp_path_factory.mktemp("index") / "zh").folder
+    folder = tmp_path_factory.mktemp("calibrated") / "tiny"
+    shutil.copytree(tiny_zh_dir, folder)
+    save_calibration(Calibration(threshold=0.5, threshold_accuracy=0.5, iso_x=[-1.0, 1.0], iso_y=[0.0, 1.0]), folder)
+    return folder
 
 
 @pytest.fixture(scope="module")
-def strict_server(tiny_zh_dir, tiny_index):
-    """Tiny Chinese model with a key, small limits, a 300 ms batch window, an injected model fault, an index."""
+def tiny_index(calibrated_tiny, tmp_path_factory):
+    from sentemb.search import build_index
+
+    return build_index(ZH, str(calibrated_tiny), tmp_path_factory.mktemp("index") / "zh").folder
+
+
+@pytest.fixture(scope="module")
+def strict_server(calibrated_tiny, tiny_index):
+    """Tiny Chinese model (calibrated) with a key, small limits, a 300 ms batch window, an injected model
+    fault and an index."""
     args = ["--name", "tiny", "--api-key", KEY, "--max-client-batch", 16, "--max-queue", 16, "--max-input-chars", 200,
             "--max-wait-ms", 300, "--max-batch-size", 64, "--fault-text", "BOOM", "--index", tiny_index]
-    with ServerProcess(tiny_zh_dir, args) as server:
+    with ServerProcess(calibrated_tiny, args) as server:
         yield server
 
 
@@ -171,6 +184,7 @@ def test_similarity_models_health_and_metrics(minilm_server, minilm_dir, sentemb
     want = cosines(vec[[0, 1, 2]], vec[[2, 3, 2]])
     got = np.array([d["score"] for d in r.json()["data"]])
     np.testing.assert_allclose(got, want, atol=1e-4)
+    assert "probability" not in r.json()["data"][0] and "threshold" not in r.json()  # no calibration here
 
     models = httpx.get(minilm_server.url + "/v1/models").json()["data"]
     assert [(m["id"], m["dimension"], m["backend"]) for m in models] == [("minilm", 384, "torch")]
@@ -204,6 +218,20 @@ def test_search_gives_the_hits_of_the_index_library(strict_server, tiny_index, t
     assert len(everything) == len(ZH)
     assert_error(post(strict_server, "/v1/search", {"query": ZH[0], "k": 0}), 422, "k")
     assert_error(post(strict_server, "/v1/search", {"query": ""}), 422, "query", None, "empty")
+
+
+def test_similarity_reports_the_calibrated_match_probability(strict_server, tiny_zh_dir, sentemb_encode):
+    pairs = [[ZH[0], ZH[1]], [ZH[2], ZH[2]], [ZH[3], ZH[5]]]
+    r = post(strict_server, "/v1/similarity", {"pairs": pairs})
+    assert r.status_code == 200, r.text
+    vec = sentemb_encode(tiny_zh_dir, ZH)
+    want = cosines(vec[[0, 2, 3]], vec[[1, 2, 5]])
+    data = r.json()["data"]
+    np.testing.assert_allclose([d["score"] for d in data], want, atol=1e-4)
+    np.testing.assert_allclose([d["probability"] for d in data], (want + 1) / 2, atol=1e-4)
+    assert [d["match"] for d in data] == [bool(w >= 0.5) for w in want] and r.json()["threshold"] == 0.5
+    assert httpx.get(strict_server.url + "/v1/models", headers={"Authorization": f"Bearer {KEY}"}
+                     ).json()["data"][0]["calibrated"] is True
 
 
 def test_search_without_an_index_says_how_to_get_one(minilm_server):

@@ -192,7 +192,7 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None, index
         return _json({"object": "list", "data": data, "model": backend.info.name,
                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, headers)
 
-    @app.post("/v1/similarity", summary="Cosine similarity of text pairs")
+    @app.post("/v1/similarity", summary="Cosine similarity of text pairs (+ match probability when calibrated)")
     async def similarity(req: SimilarityRequest, request: Request):
         state.check_model(req.model)
         if 2 * len(req.pairs) > config.max_client_batch:
@@ -206,8 +206,14 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None, index
         b = rows[[pos[p[1]] for p in req.pairs]].astype(np.float64)
         scores = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
         data = [{"object": "similarity", "index": i, "score": float(s)} for i, s in enumerate(scores)]
-        return _json({"object": "list", "data": data, "model": backend.info.name,
-                      "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, headers)
+        body = {"object": "list", "data": data, "model": backend.info.name}
+        cal = backend.calibration
+        if cal is not None:  # the model's calibration: match probability and the F1-optimal decision
+            for item, p, m in zip(data, cal.probability(scores), cal.is_match(scores)):
+                item["probability"], item["match"] = float(p), bool(m)
+            body["threshold"] = float(cal.threshold)
+        body["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return _json(body, headers)
 
     @app.post("/v1/search", summary="Top-k rows of the server's index for each query (needs --index)")
     async def search(req: SearchRequest, request: Request):
@@ -234,7 +240,8 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None, index
         return _json({"object": "list", "data": [{
             "id": info.name, "object": "model", "created": state.started, "owned_by": "sentemb",
             "backend": info.backend, "dimension": info.dimension, "max_seq_length": info.max_seq_length,
-            "index_rows": len(index) if index is not None else None}]})
+            "index_rows": len(index) if index is not None else None,
+            "calibrated": backend.calibration is not None}]})
 
     @app.get("/health", summary="200 once the model has run a forward pass; 503 while loading or stopping")
     async def health():

@@ -34,11 +34,13 @@ class EncoderBackend:
         name: the model name clients send in ``model`` and see in responses.
         backend: ``torch`` or ``onnx`` (for reports).
         fault_text: testing aid: a batch holding exactly this input raises, as a failing model would.
+        calibration: the model's :class:`sentemb.search.calibration.Calibration` (cosine -> match probability).
     """
 
-    def __init__(self, model, name: str, backend: str, fault_text: str | None = None):
+    def __init__(self, model, name: str, backend: str, fault_text: str | None = None, calibration=None):
         self.model = model
         self.fault_text = fault_text
+        self.calibration = calibration
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dim = get_dim()
         if not dim:  # some models only know their dimension after a forward pass
@@ -116,4 +118,15 @@ def load_backend(model: str, backend: str = "auto", name: str | None = None, poo
             raise SentembError(f"could not load model {model!r}: {type(exc).__name__}: {exc}") from None
         encoder.eval()
     label = name or (Path(path).name if os.path.isdir(path) and path == str(model) else str(model))
-    return EncoderBackend(encoder, label, "onnx" if is_onnx else "torch", fault_text=fault_text)
+    return EncoderBackend(encoder, label, "onnx" if is_onnx else "torch", fault_text=fault_text,
+                          calibration=model_calibration(encoder, path, pooling))
+
+
+def model_calibration(encoder, path: str, pooling: str | None):
+    """The calibration the model folder carries (``sentemb calibrate``), or None. It holds for the model's
+    own pooling only, so a ``--pooling`` override serves uncalibrated scores."""
+    from sentemb.search.calibration import load_calibration
+
+    if pooling is not None:
+        return None
+    return load_calibration(encoder) or (load_calibration(path) if os.path.isdir(path) else None)
