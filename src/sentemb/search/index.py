@@ -193,6 +193,7 @@ class SearchIndex:
             from sentemb.search.store import write_rows
 
             self.store.add(vecs)
+            self.manifest["index"] = self.store.index_type
             self.rows = Records(self.rows.ids + recs.ids, self.rows.texts + recs.texts,
                                 self.rows.metadata + recs.metadata)
             self._positions = {i: p for p, i in enumerate(self.rows.ids)}
@@ -223,6 +224,7 @@ class SearchIndex:
             self.store.save()
             write_rows(self.folder, self.rows)
             rows = len(self.rows)
+            self.manifest["index"] = self.store.index_type  # an ivf index left with too few rows becomes flat
         else:
             self.store.delete(found)
             rows = self.store.count()
