@@ -95,6 +95,10 @@ def load(
         return load_onnx(path, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length, device=device)
     with explained(str(name_or_path), path):
         model = _assemble(path, pooling, device, trust_remote_code, str(name_or_path))
+    if pooling is None and Path(path).is_dir():  # a calibration holds for the model's own pooling only
+        from sentemb.search.calibration import attach_calibration
+
+        attach_calibration(model, path)
     if normalize is True and not any(isinstance(m, Normalize) for m in model):
         model = SentenceTransformer(modules=[*model, tag(Normalize(), "normalize")], device=device)
     elif normalize is False and any(isinstance(m, Normalize) for m in model):
@@ -173,6 +177,9 @@ def save(model, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         model.save(str(tmp), safe_serialization=True)
         write_assembly(model, tmp)
+        from sentemb.search.calibration import write_attached
+
+        write_attached(model, tmp)
     return Path(path)
 
 
