@@ -6,6 +6,7 @@ harms no other request; a schema-driven fuzz run finds no 5xx. The micro-batcher
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
 import signal
@@ -524,3 +525,41 @@ def test_batcher_drops_the_inputs_of_a_cancelled_request():
 
     np.testing.assert_array_equal(asyncio.run(main()), [[4, ord("k")]])
     assert calls == [["kept"]]
+
+
+# ------------------------------------------------------------------ every kind of model sentemb loads
+def _served_vectors(backend, texts: list[str]) -> np.ndarray:
+    """The app in-process (the server mechanics are tested above on real uvicorn processes)."""
+    from fastapi.testclient import TestClient
+
+    from sentemb.serving import create_app
+
+    with TestClient(create_app(backend)) as client:
+        r = client.post("/v1/embeddings", json={"input": texts, "encoding_format": "base64"})
+    assert r.status_code == 200, r.text
+    return np.stack([np.frombuffer(base64.b64decode(d["embedding"]), "<f4") for d in r.json()["data"]])
+
+
+@pytest.mark.parametrize("pooling", ["first-last-avg", "pooler", "max"])
+def test_poolings_other_servers_lack_are_served(tiny_zh_dir, pooling):
+    import sentemb
+    from sentemb.serving import load_backend
+
+    want = sentemb.load(str(tiny_zh_dir), pooling=pooling, device="cpu").encode(ZH)
+    got = _served_vectors(load_backend(str(tiny_zh_dir), pooling=pooling, device="cpu"), ZH)
+    assert cosines(got, want).min() >= 0.9999
+
+
+def test_word_vector_models_are_served(tmp_path):
+    from collections import Counter
+
+    from sentemb.models import wordvec as wv
+    from sentemb.serving import load_backend
+
+    words = ["我", "想", "修改", "银行卡", "密码", "怎么办", "借钱", "银", "行", "卡"]
+    table = np.random.default_rng(0).normal(size=(len(words), 6)).astype(np.float32)
+    model = wv.build_model(wv.WordVectors(words, table), "jieba")
+    folder = wv.save_model(model, tmp_path / "w2v", {"kind": "test"}, Counter())
+    texts = ["我想修改银行卡密码", "银行卡怎么办", "借钱"]
+    got = _served_vectors(load_backend(str(folder)), texts)
+    np.testing.assert_allclose(got, model.encode(texts), atol=1e-6)
