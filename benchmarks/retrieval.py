@@ -7,7 +7,10 @@ The corpus is every distinct sentence of the (first --max-pairs) pairs of a spli
 pairs (LCQMC label 1, STSb gold >= 4), both directions; the query's own row is left out of its results.
 Rows: all-MiniLM-L6-v2 in torch and its int8 ONNX export, each with a faiss flat float32 index, and on the
 torch vectors the int8 / binary index precisions (rescored), HNSW, and Milvus Lite (FLAT), whose top-10 is
-compared with faiss flat. Figures: recall@1, recall@10, MRR@10, search latency per query (batched).
+compared with faiss flat. Figures: recall@1, recall@10, MRR@10, search latency per query (batched), and
+against faiss flat: the share of the flat top-10 ids found (overlap@10) and, for the exact-score variants,
+the share of queries whose ten scores equal flat's within 1e-4 (same ranking up to ties: many LCQMC
+sentences get identical MiniLM vectors, so tied ids may come in any order).
 """
 
 from __future__ import annotations
@@ -50,12 +53,37 @@ def metrics(hits: list[list[str]], queries: list[tuple[int, int]]) -> dict:
     return {"r@1": 100 * r1 / n, "r@10": 100 * r10 / n, "mrr": 100 * mrr / n}
 
 
-def run_index(idx, qvecs, queries, **params) -> tuple[dict, list[list[str]], float]:
+def run_index(idx, qvecs, queries, **params) -> tuple[dict, list[list[str]], float, np.ndarray]:
     t0 = time.perf_counter()
     res = idx.search_vectors(qvecs, k=11, **params)
     ms = 1000 * (time.perf_counter() - t0) / len(qvecs)
-    hits = [[h.id for h in row if int(h.id) != q][:10] for row, (q, _) in zip(res, queries)]
-    return metrics(hits, queries), hits, ms
+    kept = [[h for h in row if int(h.id) != q][:10] for row, (q, _) in zip(res, queries)]
+    hits = [[h.id for h in row] for row in kept]
+    scores = np.array([[h.score for h in row] + [np.nan] * (10 - len(row)) for row in kept])
+    return metrics(hits, queries), hits, ms, scores
+
+
+def versus_flat(hits, scores, flat_hits, flat_scores, exact: bool) -> str:
+    overlap = 100 * np.mean([len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(hits, flat_hits)])
+    if not exact:
+        return f"{overlap:.1f}% | n/a"
+    same = 100 * np.mean(np.all(np.abs(scores - flat_scores) < 1e-4, axis=1))
+    return f"{overlap:.1f}% | {same:.1f}%"
+
+
+def cached_vectors(model, sentences, cache: Path | None, key: str) -> tuple[np.ndarray, float]:
+    from sentemb.search.encoder import encode_normalized
+
+    path = None if cache is None else cache / f"{key}.npy"
+    if path is not None and path.exists():
+        return np.load(path), float("nan")
+    t0 = time.perf_counter()
+    vecs = encode_normalized(model, sentences, batch_size=64)
+    seconds = time.perf_counter() - t0
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, vecs)
+    return vecs, seconds
 
 
 def main() -> None:
@@ -67,6 +95,7 @@ def main() -> None:
     ap.add_argument("--max-pairs", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-milvus", action="store_true")
+    ap.add_argument("--cache", help="folder for the sentence vectors (a re-run skips encoding)")
     args = ap.parse_args()
     os.environ["SENTEMB_ONNX_THREADS"] = str(args.threads)
     import torch
@@ -74,37 +103,36 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     import sentemb
     from sentemb.search import build_index
-    from sentemb.search.encoder import encode_normalized
 
     models = {"torch": sentemb.load(args.model, device="cpu"), "int8 export": sentemb.load(args.int8, device="cpu")}
     tmp = Path(tempfile.mkdtemp(prefix="sentemb-retrieval-"))
-    print("| dataset | sentences | queries | model | index | recall@1 | recall@10 | MRR@10 | ms/query | top-10 = flat |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| dataset | sentences | queries | model | index | recall@1 | recall@10 | MRR@10 | ms/query | "
+          "overlap@10 with flat | scores = flat |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         sentences, queries = load_split(name, args.data_dir, args.max_pairs)
         qrows = np.array([q for q, _ in queries])
         for label, model in models.items():
-            t0 = time.perf_counter()
-            vecs = encode_normalized(model, sentences, batch_size=64)
-            enc_s = time.perf_counter() - t0
+            key = f"{name}-{args.max_pairs}-{label.replace(' ', '_')}"
+            vecs, enc_s = cached_vectors(model, sentences, Path(args.cache) if args.cache else None, key)
             variants = [("flat float32", {}, {})]
             if label == "torch":
                 variants += [("flat int8", {"precision": "int8"}, {}), ("flat binary", {"precision": "binary"}, {}),
                              ("hnsw float32", {"index": "hnsw"}, {"ef_search": 64})]
-            flat_hits = None
+            flat = None
             for vname, build, params in variants:
                 out = tmp / f"{name}-{label}-{vname}".replace(" ", "_")
                 idx = build_index(sentences, args.model, out, encoder=model, vectors=vecs, **build)
-                m, hits, ms = run_index(idx, vecs[qrows], queries, **params)
-                same = "" if flat_hits is None else f"{100 * np.mean([a == b for a, b in zip(hits, flat_hits)]):.1f}%"
-                flat_hits = flat_hits or hits
+                m, hits, ms, scores = run_index(idx, vecs[qrows], queries, **params)
+                same = "— | —" if flat is None else versus_flat(hits, scores, *flat, exact="float32" in vname)
+                flat = flat or (hits, scores)
                 print(f"| {name} | {len(sentences)} | {len(queries)} | {label} | {vname} | {m['r@1']:.1f} | "
                       f"{m['r@10']:.1f} | {m['mrr']:.1f} | {ms:.3f} | {same} |", flush=True)
             if label == "torch" and not args.no_milvus:
                 idx = build_index(sentences, args.model, tmp / f"{name}-milvus", backend="milvus", encoder=model,
                                   vectors=vecs)
-                m, hits, ms = run_index(idx, vecs[qrows], queries)
-                same = f"{100 * np.mean([a == b for a, b in zip(hits, flat_hits)]):.1f}%"
+                m, hits, ms, scores = run_index(idx, vecs[qrows], queries)
+                same = versus_flat(hits, scores, *flat, exact=True)
                 print(f"| {name} | {len(sentences)} | {len(queries)} | {label} | Milvus Lite FLAT | {m['r@1']:.1f} | "
                       f"{m['r@10']:.1f} | {m['mrr']:.1f} | {ms:.3f} | {same} |", flush=True)
                 idx.store.close()
