@@ -21,6 +21,12 @@ _EXPORTS = {
     "read_corpus": "sentemb.search.corpus",
     "read_index_manifest": "sentemb.search.manifest",
     "is_index_folder": "sentemb.search.manifest",
+    "Calibration": "sentemb.search.calibration",
+    "load_calibration": "sentemb.search.calibration",
+    "fit_calibration": "sentemb.search.calibration",
+    "match_queries": "sentemb.search.matching",
+    "mine": "sentemb.search.mining",
+    "cluster_vectors": "sentemb.search.clustering",
 }
 
 __all__ = sorted(_EXPORTS)
