@@ -1,4 +1,4 @@
-"""CLI command modules; each registers its commands on ``sentemb.cli.app`` when imported."""
+"""CLI command modules; each registers its commands on ``sentemb.cli_app.app`` (re-exported as ``sentemb.cli.app``) when imported."""
 
 from sentemb.commands import (
     baselines,  # noqa: F401
