@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
 
-from sentemb.cli import DeviceOpt, MaxLenOpt, PoolingOpt, app, console
+from sentemb.cli_app import DeviceOpt, MaxLenOpt, PoolingOpt, app, console
 
 
 @app.command()
@@ -69,3 +70,8 @@ def serve(
                   + (f", index {index} ({len(idx)} rows)" if idx is not None else "")
                   + ("  [API key required]" if api_key else ""), highlight=False)
     run_server(create_app(b, config, index=idx), host=host, port=port, log_level=log_level, access_log=access_log)
+    # Shut down cleanly: every request answered, the batcher drained. Skip the interpreter's teardown of
+    # torch / transformers, which takes seconds and has nothing left to save, so a restart is quick.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

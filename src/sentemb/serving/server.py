@@ -19,4 +19,9 @@ def serve(app, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info
 
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
                             timeout_graceful_shutdown=None, lifespan="on")
-    GracefulServer(config).run()
+    server = GracefulServer(config)
+    server.run()
+    if not server.started:
+        from sentemb.errors import SentembError
+
+        raise SentembError(f"the server did not start on {host}:{port} (see the log above)")
