@@ -27,6 +27,7 @@ def set_quiet(quiet: bool, console=None) -> None:
         os.environ["TRANSFORMERS_VERBOSITY"] = "error"  # read when transformers is first imported
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
         os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+        os.environ["TQDM_DISABLE"] = "1"  # any other library's tqdm bar (read when tqdm is first imported)
     if "transformers" in sys.modules:  # already imported: set it directly
         from transformers.utils import logging as hf_logging
 
