@@ -13,6 +13,9 @@ import os
 import sys
 
 _state = {"quiet": False}
+_QUIET_ENV = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+              "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}
+_saved_env: dict[str, str | None] = {}
 
 
 def set_quiet(quiet: bool, console=None) -> None:
@@ -23,11 +26,17 @@ def set_quiet(quiet: bool, console=None) -> None:
     level = logging.ERROR if quiet else logging.WARNING
     for name in ("sentence_transformers", "transformers", "datasets", "huggingface_hub"):
         logging.getLogger(name).setLevel(level)
-    if quiet:
-        os.environ["TRANSFORMERS_VERBOSITY"] = "error"  # read when transformers is first imported
-        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-        os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
-        os.environ["TQDM_DISABLE"] = "1"  # any other library's tqdm bar (read when tqdm is first imported)
+    if quiet:  # read when those libraries are first imported (tqdm: any other library's bar)
+        for var, value in _QUIET_ENV.items():
+            _saved_env.setdefault(var, os.environ.get(var))
+            os.environ[var] = value
+    else:  # put back what quieting replaced (a later command in the same process is not quiet)
+        for var, value in _saved_env.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        _saved_env.clear()
     if "transformers" in sys.modules:  # already imported: set it directly
         from transformers.utils import logging as hf_logging
 
