@@ -10,6 +10,7 @@ import base64
 import json
 import shutil
 import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -563,3 +564,22 @@ def test_word_vector_models_are_served(tmp_path):
     texts = ["我想修改银行卡密码", "银行卡怎么办", "借钱"]
     got = _served_vectors(load_backend(str(folder)), texts)
     np.testing.assert_allclose(got, model.encode(texts), atol=1e-6)
+
+
+def test_health_is_503_until_the_first_forward_pass_has_run(tiny_zh_dir):
+    from fastapi.testclient import TestClient
+
+    from sentemb.serving import create_app, load_backend
+
+    backend = load_backend(str(tiny_zh_dir), device="cpu")
+    gate = threading.Event()
+    encode = backend.encode
+    backend.encode = lambda texts: gate.wait(30) and encode(texts)  # the first forward pass waits for the gate
+    with TestClient(create_app(backend)) as client:
+        assert_error(client.get("/health"), 503, code="loading")
+        gate.set()
+        deadline = time.monotonic() + 30
+        while client.get("/health").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert client.post("/v1/embeddings", json={"input": ZH}).status_code == 200
