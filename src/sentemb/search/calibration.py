@@ -204,7 +204,7 @@ def load_calibration(model_or_dir) -> Calibration | None:
     target = Path(str(model_or_dir))
     if target.suffix.lower() == ".json":
         return read_calibration_file(target)
-    from sentemb.models.loading import resolve_model_path
+    from sentemb.models.names import resolve_model_path
 
     path = calibration_path(resolve_model_path(str(model_or_dir)))
     return read_calibration_file(path) if path.is_file() else None

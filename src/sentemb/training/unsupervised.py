@@ -33,7 +33,7 @@ from pydantic import Field
 
 from sentemb.training.augment import Draws, augment_transform
 from sentemb.training.noise import delete_units, repeat_units
-from sentemb.training.objectives import Options, register_objective
+from sentemb.training.objective_base import Options, register_objective
 
 UNSUPERVISED = ("simcse", "esimcse", "tsdae", "ct", "ct2", "mlm")
 
