@@ -20,32 +20,41 @@ sentence-transformers 6 asks for it before importing any class outside its own p
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import string
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Pooling, WordEmbeddings, WordWeights
-from sentence_transformers.sentence_transformer.modules.tokenizer import WhitespaceTokenizer
 
 from sentemb.atomic import atomic_path
-from sentemb.errors import InputError, SentembError
+from sentemb.errors import SentembError
+from sentemb.models.word_oov import (  # noqa: F401  (re-exported)
+    OOVStats,
+    encode_with_oov,
+    is_word_vector_model,
+    oov_rate,
+    oov_stats,
+    word_embeddings,
+)
 from sentemb.models.word_tokenizer import (
     PAD_TOKEN,
     JiebaTokenizer,
-    is_punctuation,
     make_tokenizer,
     segment,
-    segmenter_of,
+)
+from sentemb.models.word_vector_files import (  # noqa: F401  (re-exported)
+    VECTOR_FORMATS,
+    WordVectors,
+    read_binary_vectors,
+    read_text_vectors,
+    read_vectors_file,
+    require_gensim,
 )
 
-VECTOR_FORMATS = ("auto", "text", "binary")
 DEFAULT_SIF_A = 1e-3
 METADATA_FILE = "sentemb_wordvec.json"
 FREQUENCY_FILE = "word_frequencies.tsv"
@@ -55,129 +64,7 @@ WORD_EMBEDDINGS_REF = f"{WordEmbeddings.__module__}.{WordEmbeddings.__qualname__
 SENTEMB_TOKENIZERS = {f"{JiebaTokenizer.__module__}.{JiebaTokenizer.__qualname__}": JiebaTokenizer}
 
 
-# ---------------------------------------------------------------- vectors from files
-
-
-@dataclass
-class WordVectors:
-    words: list[str]
-    vectors: np.ndarray  # (len(words), dim) float32
-    counts: Counter | None = None  # corpus word frequencies, when known
-    info: dict = field(default_factory=dict)
-
-    @property
-    def dim(self) -> int:
-        return int(self.vectors.shape[1])
-
-
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
-
-
-def _is_header(parts: list[str]) -> bool:
-    return len(parts) == 2 and all(p.isdigit() for p in parts)
-
-
-def read_text_vectors(path: str | Path, max_vocab: int | None = None, lowercase: bool = True) -> WordVectors:
-    """Read a word2vec/fastText text file: optional header ``N D``, then ``word v1 ... vD`` per line.
-
-    With ``lowercase``, words are lower-cased and a word seen again (e.g. "The" after "the") keeps its
-    first vector; such merges and exact duplicates are counted in ``info``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", str(path))
-    words: list[str] = []
-    rows: list[np.ndarray] = []
-    seen: set[str] = set()
-    dim = declared = None
-    duplicates = 0
-    try:
-        with _open_text(path) as f:
-            for lineno, line in enumerate(f, start=1):
-                line = line.rstrip("\r\n").rstrip(" ")
-                if not line.strip():
-                    continue
-                if lineno == 1 and _is_header(line.split()):
-                    declared, dim = (int(x) for x in line.split())
-                    continue
-                if dim is None:
-                    dim = len(line.split(" ")) - 1
-                    if dim < 1:
-                        raise InputError("expected 'word v1 ... vD'", str(path), lineno)
-                parts = line.rsplit(" ", dim)
-                if len(parts) != dim + 1 or not parts[0].strip():
-                    raise InputError(f"expected a word and {dim} numbers, got {len(parts) - 1} field(s) after "
-                                     "the word", str(path), lineno)
-                try:
-                    vec = np.asarray(parts[1:], dtype=np.float32)
-                except ValueError:
-                    raise InputError("a vector component is not a number", str(path), lineno) from None
-                word = parts[0].strip()
-                word = word.lower() if lowercase else word
-                if word in seen:
-                    duplicates += 1
-                    continue
-                seen.add(word)
-                words.append(word)
-                rows.append(vec)
-                if max_vocab is not None and len(words) >= max_vocab:
-                    break
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason}); a binary word2vec file needs --format binary",
-                         str(path)) from None
-    if not words:
-        raise InputError("no word vectors found", str(path))
-    info = {"source": str(path), "format": "text", "declared_words": declared, "duplicates_skipped": duplicates}
-    return WordVectors(words, np.vstack(rows), info=info)
-
-
-def read_binary_vectors(path: str | Path, max_vocab: int | None = None, lowercase: bool = True) -> WordVectors:
-    """Read a word2vec binary file (through gensim)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", str(path))
-    gensim = _gensim("reading word2vec binary files")
-    try:
-        kv = gensim.models.KeyedVectors.load_word2vec_format(str(path), binary=True, limit=max_vocab)
-    except Exception as exc:
-        raise InputError(f"not a word2vec binary file ({type(exc).__name__}: {exc}); a fastText model .bin is "
-                         "not supported, use its .vec text file", str(path)) from None
-    words, rows, seen, duplicates = [], [], set(), 0
-    for i, word in enumerate(kv.index_to_key):
-        key = word.lower() if lowercase else word
-        if key in seen:
-            duplicates += 1
-            continue
-        seen.add(key)
-        words.append(key)
-        rows.append(i)
-    info = {"source": str(path), "format": "binary", "declared_words": len(kv.index_to_key),
-            "duplicates_skipped": duplicates}
-    return WordVectors(words, np.asarray(kv.vectors[rows], dtype=np.float32), info=info)
-
-
-def read_vectors_file(path: str | Path, fmt: str = "auto", max_vocab: int | None = None,
-                      lowercase: bool = True) -> WordVectors:
-    """Word vectors from a text (``.txt``, ``.vec``, ``.gz``) or word2vec binary (``.bin``) file."""
-    if fmt not in VECTOR_FORMATS:
-        raise SentembError(f"unknown vector format {fmt!r}; valid formats: {', '.join(VECTOR_FORMATS)}")
-    if max_vocab is not None and max_vocab < 1:
-        raise SentembError(f"--max-vocab must be positive, got {max_vocab}")
-    if fmt == "binary" or (fmt == "auto" and Path(path).suffix.lower() == ".bin"):
-        return read_binary_vectors(path, max_vocab, lowercase)
-    return read_text_vectors(path, max_vocab, lowercase)
-
-
 # ---------------------------------------------------------------- training
-
-
-def _gensim(purpose: str):
-    try:
-        import gensim
-    except ImportError:
-        raise SentembError(f"{purpose} needs gensim: pip install 'sentemb[wordvec]'") from None
-    return gensim
 
 
 def count_words(sentences: list[str], segmenter: str) -> Counter:
@@ -195,7 +82,7 @@ def train_word2vec(sentences: list[str], segmenter: str = "jieba", dim: int = 20
 
     Exactly reproducible only with ``workers=1`` (gensim's threads interleave updates).
     """
-    gensim = _gensim("training word vectors")
+    gensim = require_gensim("training word vectors")
     for name, value in (("dim", dim), ("epochs", epochs), ("min_count", min_count), ("window", window),
                         ("workers", workers)):
         if value < 1:
@@ -285,91 +172,3 @@ class WordEmbeddingsLoader(WordEmbeddings):
         weights = WordEmbeddings.load_torch_weights(model_name_or_path=model_name_or_path, **hub)
         config = {k: v for k, v in config.items() if k != "tokenizer_class"}
         return WordEmbeddings(tokenizer=tokenizer, embedding_weights=weights["emb_layer.weight"], **config)
-
-
-# ---------------------------------------------------------------- out-of-vocabulary accounting
-
-
-def word_embeddings(model: SentenceTransformer) -> WordEmbeddings | None:
-    """The model's WordEmbeddings input module, or None for other models."""
-    first = next(iter(model), None)
-    return first if isinstance(first, WordEmbeddings) else None
-
-
-def is_word_vector_model(model: SentenceTransformer) -> bool:
-    return word_embeddings(model) is not None
-
-
-@dataclass
-class OOVStats:
-    """Out-of-vocabulary words in a list of texts (punctuation is not counted as words)."""
-
-    texts: int = 0
-    words: int = 0
-    oov: int = 0  # words that contribute nothing to the average
-    backoff: int = 0  # words missing from the vocabulary but represented by their characters
-    empty: int = 0  # texts with no known word: their vector is zero
-    top_oov: list[tuple[str, int]] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        return self.oov / self.words if self.words else 0.0
-
-    def summary(self) -> str:
-        text = (f"OOV {self.oov}/{self.words} words ({100 * self.rate:.2f}%) in {self.texts} texts; "
-                f"{self.empty} text(s) with no known word (zero vector, cosine 0)")
-        if self.backoff:
-            text += f"; {self.backoff} word(s) backed off to characters"
-        return text
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "rate": self.rate}
-
-
-def oov_stats(model: SentenceTransformer, texts: list[str], top: int = 10) -> OOVStats:
-    """Count the words of ``texts`` that the word-vector model has no vector for."""
-    module = word_embeddings(model)
-    if module is None:
-        raise SentembError("OOV statistics apply to word-vector models only (the first module is "
-                           f"{type(next(iter(model))).__name__}, not WordEmbeddings)")
-    tok = module.tokenizer
-    stats = OOVStats()
-    missing: Counter = Counter()
-    for text in texts:
-        known = 0
-        if isinstance(tok, JiebaTokenizer):
-            for w in tok.words(text):
-                stats.words += 1
-                ids = tok.lookup(w)
-                if not ids:
-                    stats.oov += 1
-                    missing[w] += 1
-                else:
-                    known += 1
-                    stats.backoff += int(w not in tok.word2idx)
-        elif isinstance(tok, WhitespaceTokenizer):
-            for t in (text.lower() if tok.do_lower_case else text).split():
-                if tok.tokenize(t):
-                    known += 1
-                    stats.words += 1
-                elif t.strip(string.punctuation) and not is_punctuation(t.strip(string.punctuation)):
-                    stats.words += 1
-                    stats.oov += 1
-                    missing[t] += 1
-        else:
-            raise SentembError(f"OOV statistics are not implemented for the tokenizer {segmenter_of(tok)}")
-        stats.texts += 1
-        stats.empty += int(known == 0)
-    stats.top_oov = missing.most_common(top)
-    return stats
-
-
-def oov_rate(model: SentenceTransformer, texts: list[str]) -> float:
-    """Share of the words of ``texts`` without a vector in the model (0.0 for no words)."""
-    return oov_stats(model, texts).rate
-
-
-def encode_with_oov(model: SentenceTransformer, texts: list[str], **encode_kwargs) -> tuple[np.ndarray, OOVStats]:
-    """Encode ``texts`` and count their out-of-vocabulary words."""
-    vectors = model.encode(texts, convert_to_numpy=True, **encode_kwargs)
-    return np.asarray(vectors, dtype=np.float32), oov_stats(model, texts)
