@@ -13,8 +13,8 @@ import math
 from pathlib import Path
 
 from sentemb.atomic import atomic_path, write_text
+from sentemb.evaluation.results import METRIC, EvalReport
 from sentemb.evaluation.sts import format_p
-from sentemb.evaluation.suite import METRIC, EvalReport
 
 
 def _num(x: float, digits: int = 2) -> str:

@@ -12,230 +12,26 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 
-from sentemb.errors import SentembError, unknown_name
+from sentemb.errors import SentembError
 from sentemb.evaluation import sts
 from sentemb.evaluation.encoder import ModelEncoder
+from sentemb.evaluation.eval_data import load_datasets, registry_names  # noqa: F401  (re-exported)
+from sentemb.evaluation.results import (  # noqa: F401  (re-exported: the run's records)
+    METRIC,
+    Average,
+    Comparison,
+    EvalData,
+    EvalReport,
+    EvalResult,
+    ModelRun,
+)
+from sentemb.evaluation.scorer import STSScorer
 from sentemb.similarity import cosine_rows
-
-METRIC = "100 x Spearman of cosine similarity vs gold"
-
-
-@dataclass
-class EvalData:
-    """One evaluated set of labelled pairs."""
-
-    name: str  # registry name, or the file stem of a user file
-    column: str  # table header
-    a: list[str]
-    b: list[str]
-    gold: np.ndarray
-    source: str
-    task: str = "graded"
-    split: str | None = None
-    skipped: int = 0
-
-    def __len__(self) -> int:
-        return len(self.a)
-
-    def describe(self) -> dict:
-        return {"name": self.name, "column": self.column, "n": len(self), "task": self.task, "split": self.split,
-                "source": self.source, "skipped": self.skipped}
-
-
-@dataclass
-class EvalResult:
-    """One model on one dataset: 100 x Spearman / Pearson with 95% percentile-bootstrap intervals."""
-
-    model: str
-    dataset: str
-    n: int
-    spearman: float
-    pearson: float
-    ci95: tuple[float, float]
-    pearson_ci95: tuple[float, float]
-    column: str = ""
-    bootstrap: int = 0
-    seed: int = 0
-    #: resamples whose Spearman is undefined (constant scores or labels): left out of ``ci95``
-    nan_resamples: int = 0
-    worst: list[dict] = field(default_factory=list)
-    samples: sts.BootstrapSamples | None = field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("samples")
-        d["ci95"], d["pearson_ci95"] = list(self.ci95), list(self.pearson_ci95)
-        return d
-
-
-@dataclass
-class Average:
-    """A model's mean over the datasets; the interval averages the per-dataset resamples."""
-
-    model: str
-    datasets: list[str]
-    spearman: float
-    pearson: float
-    ci95: tuple[float, float]
-    pearson_ci95: tuple[float, float]
-    samples: np.ndarray | None = field(default=None, repr=False, compare=False)
-    nan_resamples: int = 0
-
-    def to_dict(self) -> dict:
-        return {"model": self.model, "datasets": self.datasets, "spearman": self.spearman, "pearson": self.pearson,
-                "ci95": list(self.ci95), "pearson_ci95": list(self.pearson_ci95), "nan_resamples": self.nan_resamples}
-
-
-@dataclass
-class Comparison:
-    """Spearman of ``model`` minus ``baseline`` on one dataset (or ``avg``), paired bootstrap."""
-
-    model: str
-    baseline: str
-    dataset: str
-    diff: float
-    ci95: tuple[float, float]
-    p_value: float
-    #: finite paired differences behind ``p_value`` (its resolution is 2 / resamples) and undefined ones
-    resamples: int = 0
-    nan_resamples: int = 0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["ci95"] = list(self.ci95)
-        return d
-
-
-@dataclass
-class ModelRun:
-    """How a model's vectors were obtained."""
-
-    label: str
-    model: str
-    pooling: str | None
-    texts: int
-    from_cache: int
-    encoded: int
-    loaded: bool
-    seconds: float
-
-
-@dataclass
-class EvalReport:
-    """Everything one benchmark run produced; ``sentemb.evaluation.report`` renders it."""
-
-    models: list[ModelRun]
-    datasets: list[EvalData]
-    results: list[EvalResult]
-    averages: list[Average]
-    comparisons: list[Comparison]
-    bootstrap: int
-    seed: int
-    seconds: float = 0.0
-
-    def result(self, model: str, dataset: str) -> EvalResult:
-        for r in self.results:
-            if r.model == model and r.dataset == dataset:
-                return r
-        raise KeyError((model, dataset))
-
-    def average(self, model: str) -> Average | None:
-        return next((a for a in self.averages if a.model == model), None)
-
-
-# ---------------------------------------------------------------- datasets
-
-
-def _parse_names(value) -> list[str]:
-    if value is None:
-        return []
-    items = value.split(",") if isinstance(value, str) else value
-    return [s.strip() for s in items if s and s.strip()]
-
-
-def registry_names(datasets=None, suite: str | None = None, split: str | None = None,
-                   console: Console | None = None) -> list[str]:
-    """Registry names for a suite or an explicit list, each swapped to ``split`` when one is given."""
-    from sentemb.data import registry
-
-    names = _parse_names(datasets)
-    if split is not None and split not in registry.SPLITS:
-        raise unknown_name("split", split, registry.SPLITS)
-    if suite is not None and names:
-        raise SentembError("give --suite or --datasets, not both")
-    if suite is not None:
-        picked = registry.suites_for_split(suite, split)
-        if split is not None and console is not None:
-            gaps = registry.split_gaps(suite, split)
-            if gaps:
-                console.print(f"[yellow]note:[/yellow] {', '.join(gaps)} ha{'s' if len(gaps) == 1 else 've'} "
-                              f"no labelled {split} split; left out")
-        return picked
-    out = []
-    for name in names:
-        fam_split = f"{name}-{split}" if split else None
-        if name not in registry.DATASETS and fam_split in registry.DATASETS:
-            name = fam_split  # a dataset family ("lcqmc") with --split
-        spec = registry.get_spec(name)
-        if split is not None and spec.split != split:
-            alt = f"{spec.family}-{split}"
-            if alt not in registry.DATASETS:
-                raise SentembError(f"dataset {spec.family!r} has no labelled {split} split "
-                                   f"(registered: {', '.join(n for n in registry.DATASETS if n.startswith(spec.family + '-'))})")
-            name = alt
-        if name not in out:
-            out.append(name)
-    return out
-
-
-def _columns_for(names: list[str]) -> dict[str, str]:
-    """Table headers: the dataset family when only one split of it is shown, else name with underscores."""
-    from sentemb.data import registry
-
-    families = [registry.DATASETS[n].family for n in names]
-    return {n: f if families.count(f) == 1 else n.replace("-", "_") for n, f in zip(names, families)}
-
-
-def _gold(labels, task: str) -> np.ndarray:
-    g = np.asarray(labels, dtype=np.float64)
-    return 2.0 - g if task == "nli" else g  # nli labels 0/1/2 = entailment/neutral/contradiction
-
-
-def load_datasets(datasets=None, suite: str | None = None, split: str | None = None, pairs_files=None,
-                  data_dir: str | os.PathLike | None = None, columns: str | None = None,
-                  label_range: tuple[float, float] | None = None, console: Console | None = None) -> list[EvalData]:
-    """Read every requested dataset up front (so a missing file stops the run before any model loads)."""
-    from sentemb.data import registry
-    from sentemb.data.pairs import read_pairs
-
-    pairs_files = [pairs_files] if isinstance(pairs_files, (str, os.PathLike)) else list(pairs_files or [])
-    if suite is None and not _parse_names(datasets) and not pairs_files:
-        raise SentembError("nothing to evaluate: give --suite (zh, zh-test, en), --datasets or --pairs FILE")
-    names = registry_names(datasets, suite, split, console)
-    cols = _columns_for(names)
-    out: list[EvalData] = []
-    for name in names:
-        spec = registry.get_spec(name)
-        p = registry.load_pairs(name, data_dir)
-        out.append(EvalData(name, cols[name], p.a, p.b, _gold(p.labels, spec.task), p.source, spec.task,
-                            spec.split, getattr(p, "skipped", 0)))
-    taken = {d.column for d in out} | {d.name for d in out} | {"model", "avg"}
-    for f in pairs_files:
-        p = read_pairs(f, columns, label_range, require_labels=True)
-        stem, col, k = Path(f).stem, Path(f).stem, 2
-        while col in taken:
-            col, k = f"{stem}_{k}", k + 1
-        taken.add(col)
-        out.append(EvalData(col, col, p.a, p.b, np.asarray(p.labels, dtype=np.float64), str(f), "graded", None,
-                            getattr(p, "skipped", 0)))
-    return out
-
 
 # ---------------------------------------------------------------- models
 
@@ -328,12 +124,11 @@ def run_evaluation(models, datasets=None, suite: str | None = None, split: str |
                       f"{'' if enc.loaded or enc.encoded else ' (model not loaded)'}", highlight=False)
     results: list[EvalResult] = []
     for j, d in enumerate(data):
-        samples = sts.bootstrap_many([p[j] for p in preds], d.gold, bootstrap, sts.dataset_seed(seed, d.name))
-        for label, p, s in zip(labels, preds, samples):
+        scorer = STSScorer(d.a, d.b, d.gold, d.name, bootstrap, sts.dataset_seed(seed, d.name))
+        for label, p, s in zip(labels, preds, scorer.score([p[j] for p in preds])):
             results.append(EvalResult(
-                label, d.name, len(d), sts.spearman(p[j], d.gold), sts.pearson(p[j], d.gold),
-                sts.percentile_ci(s.spearman), sts.percentile_ci(s.pearson), d.column, bootstrap, seed,
-                sts.nan_resamples(s.spearman), _worst(d, p[j], worst) if worst > 0 else [], s))
+                label, d.name, len(d), s.spearman, s.pearson, s.ci95, s.pearson_ci95, d.column, bootstrap, seed,
+                s.nan_resamples, _worst(d, p[j], worst) if worst > 0 else [], s.samples))
     averages = _averages(labels, data, results) if len(data) > 1 else []
     report = EvalReport(runs, data, results, averages, _comparisons(labels, data, results, averages),
                         bootstrap, seed)

@@ -1,8 +1,8 @@
 """Scored pair sets for evaluation during and after training: registry names or declared files.
 
-During training each set becomes a sentence-transformers ``EmbeddingSimilarityEvaluator`` (Spearman of
-cosine vs gold), combined by their mean, which picks the best checkpoint. After training
-:func:`score_sets` gives the final table: 100 x Spearman with a 95% bootstrap interval.
+During training each set becomes an :class:`sentemb.evaluation.evaluator.STSEvaluator` (Spearman of cosine
+vs gold), combined by their mean, which picks the best checkpoint. After training :func:`score_sets` gives
+the final table with the same scorer: 100 x Spearman with a 95% bootstrap interval.
 """
 
 from __future__ import annotations
@@ -97,10 +97,10 @@ def suite_members(suite: str) -> list[str]:
 def dev_evaluator(sets: list[EvalSet], batch_size: int = 64):
     """One evaluator over all sets; its ``sequential_score`` is the mean Spearman (0..1)."""
     from sentence_transformers.base.evaluation.sequential import SequentialEvaluator
-    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
-    evaluators = [EmbeddingSimilarityEvaluator(s.a, s.b, s.labels, batch_size=batch_size, main_similarity="cosine",
-                                               name=s.name) for s in sets]
+    from sentemb.evaluation.evaluator import STSEvaluator
+
+    evaluators = [STSEvaluator(s.a, s.b, s.labels, name=s.name, resamples=0, batch_size=batch_size) for s in sets]
     return SequentialEvaluator(evaluators, main_score_function=lambda scores: sum(scores) / len(scores))
 
 
@@ -117,10 +117,10 @@ def score_sets(model, sets: list[EvalSet], data_dir: str | None = None, seed: in
     """The final table: one row per set with ``dataset, n, spearman, ci95`` (x 100); and how it was computed.
 
     Whole registry datasets go through ``sentemb.evaluation.evaluate`` (the benchmark's own scorer);
-    other sets (files, limited sets) are scored here the same way: cosine, scipy Spearman, bootstrap CI.
+    other sets (files, limited sets) are scored here by the same :class:`~sentemb.evaluation.scorer.STSScorer`.
     """
-    from sentemb.evaluation.sts import bootstrap_samples, dataset_seed, nan_resamples, percentile_ci, spearman
-    from sentemb.similarity import pair_cosine
+    from sentemb.evaluation.scorer import STSScorer
+    from sentemb.evaluation.sts import dataset_seed
 
     rows: dict[str, dict] = {}
     registry = [s.registry for s in sets if s.registry]
@@ -136,11 +136,9 @@ def score_sets(model, sets: list[EvalSet], data_dir: str | None = None, seed: in
             rows[s.name]["source"] = s.source
             rows[s.name].update(_flags(s))
             continue
-        scores = pair_cosine(model, s.a, s.b, batch_size=batch_size)
-        boot = bootstrap_samples(scores, s.labels, seed=dataset_seed(seed, s.name))
-        lo, hi = percentile_ci(boot.spearman)
-        rows[s.name] = {"dataset": s.name, "n": len(s.a), "spearman": round(spearman(scores, s.labels), 2),
-                        "ci95": [round(lo, 2), round(hi, 2)], "nan_resamples": nan_resamples(boot.spearman),
+        r = STSScorer(s.a, s.b, s.labels, s.name, seed=dataset_seed(seed, s.name), batch_size=batch_size).score_model(model)
+        rows[s.name] = {"dataset": s.name, "n": len(s.a), "spearman": round(r.spearman, 2),
+                        "ci95": [round(r.ci95[0], 2), round(r.ci95[1], 2)], "nan_resamples": r.nan_resamples,
                         "source": s.source, **_flags(s)}
     return [rows[s.name] for s in sets], \
         "100 x Spearman of cosine vs gold, 95% percentile bootstrap CI over pairs (1000 resamples)"
