@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--suite", default="zh")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--only", help="comma-separated subset of the rows: help, datasets, eval, import, reference")
     args = ap.parse_args()
     if not args.data_dir:
         raise SystemExit("give --data-dir DIR or set SENTEMB_DATA")
@@ -63,20 +64,25 @@ def main() -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     sentemb = sentemb_command()
     eval_cmd = [*sentemb, "eval", "-m", args.model, "--suite", args.suite, "--data-dir", args.data_dir]
-    print(f"filling the embedding cache (untimed): {' '.join(eval_cmd[len(sentemb) - 1:])}", file=sys.stderr)
-    timed_runs(eval_cmd, 1, env)
+    if not args.only or "eval" in args.only:
+        print(f"filling the embedding cache (untimed): {' '.join(eval_cmd[len(sentemb) - 1:])}", file=sys.stderr)
+        timed_runs(eval_cmd, 1, env)
 
-    rows = [
-        ("sentemb --help", [*sentemb, "--help"], 0.5),
-        ("sentemb datasets", [*sentemb, "datasets", "--data-dir", args.data_dir], 1.0),
-        (f"sentemb eval --suite {args.suite} (cached re-run)", eval_cmd, 3.0),
-        ("python -c 'import sentemb, sentemb.cli'", [sys.executable, "-c", "import sentemb, sentemb.cli"], None),
-        ("python -c 'import sentence_transformers' (reference)",
-         [sys.executable, "-c", "import sentence_transformers"], None),
-    ]
+    rows = {
+        "help": ("sentemb --help", [*sentemb, "--help"], 0.5),
+        "datasets": ("sentemb datasets", [*sentemb, "datasets", "--data-dir", args.data_dir], 1.0),
+        "eval": (f"sentemb eval --suite {args.suite} (cached re-run)", eval_cmd, 3.0),
+        "import": ("python -c 'import sentemb, sentemb.cli'", [sys.executable, "-c", "import sentemb, sentemb.cli"],
+                   None),
+        "reference": ("python -c 'import sentence_transformers' (reference)",
+                      [sys.executable, "-c", "import sentence_transformers"], None),
+    }
+    wanted = [k.strip() for k in args.only.split(",")] if args.only else list(rows)
+    if unknown := [k for k in wanted if k not in rows]:
+        raise SystemExit(f"unknown --only row(s) {unknown}; valid: {', '.join(rows)}")
     results = []
     load = []
-    for name, cmd, target in rows:
+    for name, cmd, target in (rows[k] for k in wanted):
         load.append(os.getloadavg()[0])
         wall, cpu = timed_runs(cmd, args.repeats, env)
         results.append({"command": name, "wall_median_s": statistics.median(wall), "wall_min_s": min(wall),
