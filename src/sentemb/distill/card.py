@@ -1,19 +1,19 @@
-"""The model card (README.md) of a distilled student, from the run summary."""
+"""The model card of a distilled student: sentence-transformers' card with sentemb's distillation section.
+
+sentence-transformers' card carries the MSE loss, training arguments, evaluator metrics and versions;
+the appended section gives the student's layers and size, the corpus, the dev curve and the teacher vs
+student table.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sentemb.model_card import markdown_table, write_model_card
 from sentemb.models.names import card_base_model, hub_model_id
 
 _HYPER = ("epochs", "max_steps", "batch_size", "learning_rate", "warmup", "weight_decay", "lr_scheduler",
           "sim_weight", "max_seq_length", "eval_steps", "select_best", "seed")
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def student_line(summary: dict[str, Any]) -> str:
@@ -27,25 +27,29 @@ def student_line(summary: dict[str, Any]) -> str:
 
 
 def results_table(rows: list[dict]) -> str:
-    return _table(["split", "dataset", "pairs", "teacher", "student", "gap"],
-                  [[r["split"], r["dataset"], r["n"], f"{r['teacher']:.2f}", f"{r['student']:.2f}",
-                    f"{r['gap']:+.2f}"] for r in rows])
+    return markdown_table(["split", "dataset", "pairs", "teacher", "student", "gap"],
+                          [[r["split"], r["dataset"], r["n"], f"{r['teacher']:.2f}", f"{r['student']:.2f}",
+                            f"{r['gap']:+.2f}"] for r in rows])
 
 
-def render_card(summary: dict[str, Any]) -> str:
-    """Markdown for the student folder's README.md."""
-    hub_id, teacher = hub_model_id(summary["teacher"]), card_base_model(summary["teacher"])
-    front = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity",
-             *([f"base_model: {hub_id}"] if hub_id else []),  # the Hub id, never a local alias or path
-             "tags: [sentence-transformers, sentence-similarity, sentemb, distillation]", "---"]
+def write_card(model, folder, summary: dict[str, Any]) -> None:
+    """Write the student's README.md (see the module docstring)."""
+    hub_id = hub_model_id(summary["teacher"])
+    write_model_card(model, folder, card_section(summary), base_model=summary["teacher"],
+                     title=f"{hub_id or summary['teacher']} distilled", tags=("distillation",))
+
+
+def card_section(summary: dict[str, Any]) -> str:
+    """sentemb's section of the student's card, from the run summary."""
+    teacher = card_base_model(summary["teacher"])
     p = summary["parameters"]
-    parts = ["\n".join(front), f"# {hub_id or summary['teacher']} distilled", ""]
+    parts = ["## sentemb distillation", ""]
     parts.append(f"A smaller sentence-embedding model trained to reproduce the sentence vectors of **{teacher}**. "
                  f"Student: {student_line(summary)}. Parameters: {p['student'] / 1e6:.1f} M "
                  f"({100 * p['student'] / p['teacher']:.0f}% of the teacher's {p['teacher'] / 1e6:.1f} M). "
                  "Load it with `sentence_transformers.SentenceTransformer(PATH)` or `sentemb.load(PATH)`.")
     c = summary["corpus"]
-    parts.append("\n## Training\n")
+    parts.append("\n### Training\n")
     parts.append(f"Corpus: {c['sentences']} unique sentences ("
                  + "; ".join(f"`{s['source']}` {s['sentences']}" for s in c["sources"])
                  + f"; {c['duplicates_removed']} duplicates removed"
@@ -59,7 +63,7 @@ def render_card(summary: dict[str, Any]) -> str:
                  + (f" + {sim} x the mean squared difference of the in-batch cosine-similarity matrices" if sim else "")
                  + ".\n")
     hp = summary["hyper_parameters"]
-    parts.append(_table(["hyper-parameter", "value"],
+    parts.append(markdown_table(["hyper-parameter", "value"],
                         [[k, hp[k]] for k in _HYPER if hp.get(k) is not None]
                         + [["steps", tr["steps"]], ["training time", f"{tr['train_seconds']} s"]]))
     if tr.get("dev_curve"):
@@ -67,12 +71,12 @@ def render_card(summary: dict[str, Any]) -> str:
         before = tr.get("dev_before") or {}
         parts.append("\nDev Spearman x100 during training"
                      + (f" (student before training: {before['mean']})" if before else "") + ":\n")
-        parts.append(_table(["step", "epoch", *sets],
+        parts.append(markdown_table(["step", "epoch", *sets],
                             [[r["step"], r["epoch"], *(r[s] for s in sets)] for r in tr["dev_curve"]]))
         if tr.get("best_checkpoint"):
             parts.append(f"\nKept the best dev checkpoint: `{tr['best_checkpoint']}` (mean {tr['best_dev']}).")
     if summary.get("results"):
-        parts.append("\n## Teacher vs student\n")
+        parts.append("\n### Teacher vs student\n")
         parts.append(summary["metric"] + "; gap = student - teacher.\n")
         parts.append(results_table(summary["results"]))
     if summary.get("command"):

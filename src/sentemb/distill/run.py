@@ -137,7 +137,7 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
     from transformers import set_seed
 
     from sentemb.data.registry import resolve_data_dir
-    from sentemb.distill.card import render_card
+    from sentemb.distill.card import write_card
     from sentemb.distill.corpus import build_corpus, check_size
     from sentemb.distill.student import count_parameters, refuse_exported
     from sentemb.distill.teacher_cache import corpus_hash, teacher_vectors
@@ -206,7 +206,7 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
 
     def write(folder: Path) -> None:
         save_model_files(student, folder)
-        (folder / "README.md").write_text(render_card(summary), encoding="utf-8")
+        write_card(student, folder, summary)
         (folder / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
 
     # student, card and summary replace the run folder in one rename; checkpoints stay only when asked for

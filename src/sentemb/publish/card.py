@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from sentemb.model_card import sentemb_section
 from sentemb.models.names import hub_model_id
 
 
@@ -96,10 +97,15 @@ def render_publish_card(model_dir: Path, repo_id: str, model, results: dict[str,
     if summary:
         parts.append("## " + ("Distillation" if distill else "Training") + "\n")
         card = model_dir / "README.md"
-        if card.is_file():  # the card written by the training / distillation run
-            body = _strip_front_matter(card.read_text(encoding="utf-8"))
-            body = re.sub(r"\A# .*\n", "", body).strip()
-            parts.append(re.sub(r"^(#+) ", r"#\1 ", body, flags=re.M) + "\n")
+        if card.is_file():  # the card written by the training / distillation run: its sentemb section
+            text = card.read_text(encoding="utf-8")
+            body = sentemb_section(text)
+            if body is not None:
+                body = re.sub(r"\A## .*\n", "", body).strip()
+            else:
+                body = re.sub(r"\A# .*\n", "", _strip_front_matter(text)).strip()
+                body = re.sub(r"^(#+) ", r"#\1 ", body, flags=re.M)
+            parts.append(body + "\n")
         config = summary.get("config") or {k: summary.get(k) for k in ("teacher", "student", "hyper_parameters")}
         parts += ["Configuration:", "", "```yaml",
                   yaml.safe_dump(config, allow_unicode=True, sort_keys=False).rstrip(), "```", ""]

@@ -1,20 +1,19 @@
-"""The model card (README.md) of a trained model: base model, data, objectives, hyper-parameters, results."""
+"""sentemb's section of a trained model's card: data, objectives, hyper-parameters, dev curve, bootstrap table.
+
+It is appended to sentence-transformers' own card (:func:`sentemb.model_card.write_model_card`), which
+carries the datasets, losses with citations, training arguments, evaluator metrics and versions.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sentemb.models.names import card_base_model, hub_model_id
+from sentemb.model_card import markdown_table
+from sentemb.models.names import card_base_model
 from sentemb.training.objectives import get_objective
 
 _HYPER = ("epochs", "max_steps", "batch_size", "learning_rate", "warmup", "weight_decay", "gradient_accumulation",
           "lr_scheduler", "precision", "eval_steps", "select_best", "sampling")
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 SELECTION_MARK = "†"
@@ -23,7 +22,7 @@ SELECTION_NOTE = (f"{SELECTION_MARK} also an eval set during training (checkpoin
 
 
 def _results(rows: list[dict]) -> str:
-    table = _table(["dataset", "pairs", "Spearman x100", "95% CI"],
+    table = markdown_table(["dataset", "pairs", "Spearman x100", "95% CI"],
                    [[r["dataset"] + (f" {SELECTION_MARK}" if r.get("selection") else ""), r["n"],
                      f"{r['spearman']:.2f}", f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"] for r in rows])
     notes = [f"{r['dataset']}: {r['note']}" for r in rows if r.get("note")]
@@ -32,30 +31,22 @@ def _results(rows: list[dict]) -> str:
     return table + "".join(f"\n\n{n}" for n in notes)
 
 
-def render_card(summary: dict[str, Any], cfg) -> str:
-    """Markdown for the model folder's README.md, from the run summary."""
-    hub_id, base = hub_model_id(summary["base_model"]), card_base_model(summary["base_model"])
-    title = cfg.model_name or f"{hub_id or summary['base_model']} fine-tuned with sentemb"
-    lang = [cfg.language] if cfg.language else []
-    front = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity",
-             *([f"base_model: {hub_id}"] if hub_id else []),  # the Hub id, never a local alias or path
-             "tags: [sentence-transformers, sentence-similarity, sentemb]"]
-    if lang:
-        front.append(f"language: [{', '.join(lang)}]")
-    front.append("---")
-    parts = ["\n".join(front), f"# {title}", ""]
-    parts.append(f"A sentence-embedding model fine-tuned from **{base}**"
+def card_section(summary: dict[str, Any]) -> str:
+    """Markdown appended to the model card, from the run summary."""
+    base = card_base_model(summary["base_model"])
+    parts = ["## sentemb run", ""]
+    parts.append(f"Fine-tuned from **{base}**"
                  f"{' with ' + summary['pooling'] + ' pooling' if summary.get('pooling') else ''}. "
                  "Load it with `sentence_transformers.SentenceTransformer(PATH)` or `sentemb.load(PATH)`.")
-    parts.append("\n## Training\n")
+    parts.append("\n### Training\n")
     for st in summary["stages"]:
         if len(summary["stages"]) > 1:
-            parts.append(f"### Stage `{st['id']}`\n")
+            parts.append(f"#### Stage `{st['id']}`\n")
         rows = []
         for d in st["datasets"]:
             rows.append([d["id"], f"`{d['source']}`", d["task"], d["objective"], d["rows_used"],
                          d["skipped_bad_rows"]])
-        parts.append(_table(["dataset", "source", "task", "objective", "rows used", "bad rows skipped"], rows))
+        parts.append(markdown_table(["dataset", "source", "task", "objective", "rows used", "bad rows skipped"], rows))
         parts.append("")
         seen = set()
         for d in st["datasets"]:
@@ -70,14 +61,14 @@ def render_card(summary: dict[str, Any], cfg) -> str:
                 parts.append(f"  - {d['id']}: {note}")
         hp = st["hyper_parameters"]
         parts.append("")
-        parts.append(_table(["hyper-parameter", "value"], [[k, hp.get(k)] for k in _HYPER if hp.get(k) is not None]
+        parts.append(markdown_table(["hyper-parameter", "value"], [[k, hp.get(k)] for k in _HYPER if hp.get(k) is not None]
                             + [["seed", summary["seed"]], ["steps", st["steps"]], ["processes", st["processes"]]]))
         if st.get("dev_curve"):
             sets = [k for k in st["dev_curve"][0] if k not in ("step", "epoch")]
             before = st.get("dev_before") or {}
             parts.append("\nDev Spearman x100 during training"
                          + (f" (before training: {before['mean']})" if before else "") + ":\n")
-            parts.append(_table(["step", "epoch", *sets], [[c["step"], c["epoch"], *(c[s] for s in sets)]
+            parts.append(markdown_table(["step", "epoch", *sets], [[c["step"], c["epoch"], *(c[s] for s in sets)]
                                                            for c in st["dev_curve"]]))
             if st.get("best_checkpoint"):
                 parts.append(f"\nKept the best dev checkpoint: `{st['best_checkpoint']}` (mean {st['best_dev']}).")
@@ -85,7 +76,7 @@ def render_card(summary: dict[str, Any], cfg) -> str:
             parts.append(f"\nNote: {st['note']}.")
         parts.append(f"\nTraining time: {st['train_seconds']} s.\n")
     if summary.get("dev") or summary.get("test"):
-        parts.append("\n## Evaluation\n")
+        parts.append("\n### Evaluation (bootstrap)\n")
         parts.append(summary.get("metric", "") + ".\n")
         if summary.get("dev"):
             parts.append("Dev sets (used for checkpoint selection):\n")
@@ -94,5 +85,5 @@ def render_card(summary: dict[str, Any], cfg) -> str:
             parts.append("Test sets:\n")
             parts.append(_results(summary["test"]) + "\n")
     if summary.get("command"):
-        parts.append(f"\n## Reproduce\n\n```\n{summary['command']}\n```\n")
+        parts.append(f"\n### Reproduce\n\n```\n{summary['command']}\n```\n")
     return "\n".join(parts).rstrip() + "\n"
