@@ -49,23 +49,32 @@ class EncoderBackend:
                               max_seq_length=getattr(model, "max_seq_length", None))
         # Token counting runs beside the model thread. A fast tokenizer keeps its truncation/padding settings
         # in shared state that each call rewrites, so counting with the model's own tokenizer (truncation
-        # off) could switch truncation off under a concurrent forward pass: counting gets its own copy.
+        # off) could switch truncation off under a concurrent forward pass: each counting thread gets its
+        # own copy (no lock, so a long count in a worker thread never blocks the event loop).
         tok = getattr(model, "tokenizer", None)
-        self._counter = copy.deepcopy(tok) if callable(tok) and hasattr(tok, "model_max_length") else tok
-        self._counter_lock = threading.Lock()
+        self._hf_tokenizer = callable(tok) and hasattr(tok, "model_max_length")
+        self._template = copy.deepcopy(tok) if self._hf_tokenizer else tok
+        self._local = threading.local()
+
+    def _counter(self):
+        if not self._hf_tokenizer:
+            return self._template
+        tok = getattr(self._local, "tokenizer", None)
+        if tok is None:
+            tok = self._local.tokenizer = copy.deepcopy(self._template)
+        return tok
 
     def token_lengths(self, texts: list[str]) -> tuple[list[int], int]:
         """Token count of each text as the model sees it (after truncation), and how many were cut."""
         limit = self.info.max_seq_length
-        tok = self._counter
-        with self._counter_lock:
-            if callable(tok) and hasattr(tok, "model_max_length"):  # a Hugging Face tokenizer (a private copy)
-                lengths = tok(texts, add_special_tokens=True, truncation=False, return_length=True,
-                              verbose=False)["length"]
-            elif tok is not None and hasattr(tok, "tokenize"):  # word-vector tokenizers (jieba, whitespace)
-                lengths = [len(tok.tokenize(t)) for t in texts]
-            else:
-                lengths = [len(t.split()) for t in texts]
+        tok = self._counter()
+        if self._hf_tokenizer:  # a Hugging Face tokenizer (this thread's copy)
+            lengths = tok(texts, add_special_tokens=True, truncation=False, return_length=True,
+                          verbose=False)["length"]
+        elif tok is not None and hasattr(tok, "tokenize"):  # word-vector tokenizers (jieba, whitespace)
+            lengths = [len(tok.tokenize(t)) for t in texts]
+        else:
+            lengths = [len(t.split()) for t in texts]
         if not limit:
             return [max(1, int(n)) for n in lengths], 0
         cut = sum(int(n) > limit for n in lengths)
