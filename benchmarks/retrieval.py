@@ -96,6 +96,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-milvus", action="store_true")
     ap.add_argument("--cache", help="folder for the sentence vectors (a re-run skips encoding)")
+    ap.add_argument("--extra", action="append", default=[], metavar="LABEL=MODEL",
+                    help="another model to compare with a flat index, e.g. 'word vectors=OUT/wv-zh' (repeatable)")
     args = ap.parse_args()
     os.environ["SENTEMB_ONNX_THREADS"] = str(args.threads)
     import torch
@@ -105,6 +107,11 @@ def main() -> None:
     from sentemb.search import build_index
 
     models = {"torch": sentemb.load(args.model, device="cpu"), "int8 export": sentemb.load(args.int8, device="cpu")}
+    extra_names = {}
+    for item in args.extra:
+        label, _, path = item.partition("=")
+        models[label] = sentemb.load(path, device="cpu")
+        extra_names[label] = path
     tmp = Path(tempfile.mkdtemp(prefix="sentemb-retrieval-"))
     print("| dataset | sentences | queries | model | index | recall@1 | recall@10 | MRR@10 | ms/query | "
           "overlap@10 with flat | scores = flat |")
@@ -122,7 +129,8 @@ def main() -> None:
             flat = None
             for vname, build, params in variants:
                 out = tmp / f"{name}-{label}-{vname}".replace(" ", "_")
-                idx = build_index(sentences, args.model, out, encoder=model, vectors=vecs, **build)
+                idx = build_index(sentences, extra_names.get(label, args.model), out, encoder=model, vectors=vecs,
+                                  **build)
                 m, hits, ms, scores = run_index(idx, vecs[qrows], queries, **params)
                 same = "— | —" if flat is None else versus_flat(hits, scores, *flat, exact="float32" in vname)
                 flat = flat or (hits, scores)
