@@ -75,7 +75,7 @@ def load(
     with explained(str(name_or_path), path):
         model = _assemble(path, pooling, device, trust_remote_code, str(name_or_path))
     if pooling is None and Path(path).is_dir():  # a calibration holds for the model's own pooling only
-        from sentemb.search.calibration import attach_calibration
+        from sentemb.search.calibration_file import attach_calibration
 
         attach_calibration(model, path)
     if normalize is True and not any(isinstance(m, Normalize) for m in model):
@@ -156,7 +156,7 @@ def save(model, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         model.save(str(tmp), safe_serialization=True)
         write_assembly(model, tmp)
-        from sentemb.search.calibration import write_attached
+        from sentemb.search.calibration_file import write_attached
 
         write_attached(model, tmp)
     return Path(path)
