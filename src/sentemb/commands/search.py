@@ -57,15 +57,16 @@ def index_build(
     timeout: TimeoutOpt = 10.0,
 ):
     """Encode a corpus and build a search index folder (manifest, vectors, ids, texts, metadata)."""
+    from sentemb.progress import make_progress
     from sentemb.search.index import build_index
     from sentemb.search.inputs import read_input
 
     src = read_input(corpus, model, column, id_column)
-    with console.status(f"encoding {len(src.records)} texts and indexing"):
+    with make_progress(console) as progress:
         idx = build_index(src.records, src.model, output, index=index, precision=precision, backend=backend,
                           uri=uri, collection=collection, token=token, query_prompt=query_prompt,
                           query_prompt_name=query_prompt_name, batch_size=batch_size, overwrite=overwrite,
-                          vectors=src.vectors, load_options=src.load_options, timeout=timeout)
+                          vectors=src.vectors, load_options=src.load_options, timeout=timeout, progress=progress)
     m = idx.manifest
     console.print(f"[green]indexed {m['rows']} rows[/green] -> {output} ({m['backend']}, {m['index']}, "
                   f"{m['precision']}, dim {m['dimension']}, model {m['model']})")
@@ -92,8 +93,10 @@ def index_add(
     idx = open_index(index_dir, uri=uri, token=token, timeout=timeout)
     src = read_input(corpus, idx.manifest["model"] if Path(corpus).is_dir() else None, column, id_column,
                      start_id=idx.next_id(), need_model=False)
-    with console.status(f"encoding and adding {len(src.records)} rows"):
-        n = idx.add(src.records, replace=replace, batch_size=batch_size, vectors=src.vectors)
+    from sentemb.progress import make_progress
+
+    with make_progress(console) as progress:
+        n = idx.add(src.records, replace=replace, batch_size=batch_size, vectors=src.vectors, progress=progress)
     console.print(f"[green]added {n} rows[/green] -> {index_dir} ({len(idx)} rows in all)")
     _echo_truncated(idx.last_truncated, "text(s)", idx.model if src.vectors is None else None)
 
@@ -332,9 +335,11 @@ def mine(
             raise SentembError(f"model {src.model!r} has no calibration; run `sentemb calibrate` or give --threshold")
         threshold = cal.threshold
     texts, ids = src.records.texts, src.records.ids
-    with console.status(f"mining {len(texts)} texts"):
+    from sentemb.progress import make_progress
+
+    with make_progress(console) as progress:
         result = run_mine(texts, enc, threshold=threshold, top_k=top_k, vectors=src.vectors, batch_size=batch_size,
-                          max_pairs=max_pairs)
+                          max_pairs=max_pairs, progress=progress)
     write_pairs(output, result, ids, texts)
     dup_path = duplicates or output.with_name(output.stem + ".exact.tsv")
     write_duplicates(dup_path, result, ids, texts)
@@ -375,8 +380,12 @@ def cluster(
         raise SentembError(f"--k must be a number or 'auto', got {k!r}")
     src, enc = _encoded_or_texts(corpus, model, column)
     texts, ids = src.records.texts, src.records.ids
-    with console.status(f"encoding and clustering {len(texts)} texts"):
-        vecs = src.vectors if src.vectors is not None else encode_normalized(enc, texts, batch_size=batch_size)
+    from sentemb.progress import make_progress
+
+    with make_progress(console) as progress:
+        vecs = src.vectors if src.vectors is not None else encode_normalized(enc, texts, batch_size=batch_size,
+                                                                             progress=progress)
+    with console.status(f"clustering {len(texts)} texts ({method})"):
         result = cluster_vectors(vecs, method, k if k in (None, "auto") else int(k), threshold, min_size, central)
     for s in result.summaries[:show]:
         out.print(f"[bold]cluster {s.cluster}[/bold] ({s.size} texts)")

@@ -63,14 +63,17 @@ def count_truncated(model, texts: list[str]) -> int:
 
 
 def encode_normalized(model, texts: list[str], prompt: str | None = None, batch_size: int = 32,
-                      show_progress: bool = False) -> np.ndarray:
-    """L2-normalised float32 vectors of ``texts`` (``prompt`` prepended to each, as sentence-transformers does)."""
+                      show_progress: bool = False, progress=None) -> np.ndarray:
+    """L2-normalised float32 vectors of ``texts`` (``prompt`` prepended to each, as sentence-transformers does).
+
+    ``progress``: a rich progress (:func:`sentemb.progress.make_progress`) advanced as batches finish."""
+    from sentemb.encode import encode_texts
+
     if prompt:
         texts = [prompt + t for t in texts]
     if not texts:
         return np.zeros((0, embedding_dim(model)), dtype=np.float32)
-    vecs = np.asarray(model.encode(texts, batch_size=batch_size, show_progress_bar=show_progress,
-                                   convert_to_numpy=True), dtype=np.float32)
+    vecs = encode_texts(model, texts, batch_size=batch_size, show_progress=show_progress, progress=progress)
     return normalize_rows(vecs)
 
 

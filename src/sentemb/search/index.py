@@ -175,7 +175,8 @@ class SearchIndex:
 
     # --- changes -------------------------------------------------------------------------------
     def add(self, corpus, ids=None, metadata=None, column: str | None = None, id_column: str | None = None,
-            replace: bool = False, batch_size: int = 32, show_progress: bool = False, vectors=None) -> int:
+            replace: bool = False, batch_size: int = 32, show_progress: bool = False, vectors=None,
+            progress=None) -> int:
         """Add rows (a corpus file, a list of texts or :class:`Records`); returns how many were added.
 
         Ids already in the index are an error unless ``replace`` (then the old rows are replaced).
@@ -186,7 +187,7 @@ class SearchIndex:
         if present and not replace:
             raise SentembError(f"{len(present)} id(s) already in the index, first {present[0]!r}; "
                                "use other ids, or replace those rows (--replace)")
-        vecs = self._vectors_for(recs, vectors, batch_size, show_progress)
+        vecs = self._vectors_for(recs, vectors, batch_size, show_progress, progress)
         if self.manifest["backend"] == "faiss":
             if present:
                 self._delete_faiss(present)
@@ -253,7 +254,7 @@ class SearchIndex:
                             [x for x, k in zip(r.metadata, keep) if k])
         self._positions = {i: p for p, i in enumerate(self.rows.ids)}
 
-    def _vectors_for(self, recs: Records, vectors, batch_size: int, show_progress: bool) -> np.ndarray:
+    def _vectors_for(self, recs: Records, vectors, batch_size: int, show_progress: bool, progress=None) -> np.ndarray:
         if vectors is not None:
             vecs = normalize_rows(vectors)
             if vecs.shape != (len(recs), self.manifest["dimension"]):
@@ -261,7 +262,8 @@ class SearchIndex:
                                    f"{self.manifest['dimension']} dims")
             return vecs
         self.last_truncated = count_truncated(self.model, recs.texts)
-        return encode_normalized(self.model, recs.texts, batch_size=batch_size, show_progress=show_progress)
+        return encode_normalized(self.model, recs.texts, batch_size=batch_size, show_progress=show_progress,
+                                 progress=progress)
 
     def _update_manifest(self, **changes) -> None:
         self.manifest.update(changes)
@@ -281,7 +283,7 @@ def build_index(corpus, model: str, output: str | Path, index: str = "flat", pre
                 column: str | None = None, id_column: str | None = None, ids=None, metadata=None,
                 batch_size: int = 32, overwrite: bool = False, show_progress: bool = False,
                 encoder=None, vectors=None, params: dict | None = None, timeout: float = 10.0,
-                load_options: dict | None = None) -> SearchIndex:
+                load_options: dict | None = None, progress=None) -> SearchIndex:
     """Encode ``corpus`` with ``model`` and write an index folder at ``output``.
 
     Args:
@@ -322,7 +324,8 @@ def build_index(corpus, model: str, output: str | Path, index: str = "flat", pre
         if vecs.shape != (len(recs), info["dimension"]):
             raise SentembError(f"got vectors of shape {vecs.shape} for {len(recs)} rows of {info['dimension']} dims")
     else:
-        vecs = encode_normalized(enc, recs.texts, batch_size=batch_size, show_progress=show_progress)
+        vecs = encode_normalized(enc, recs.texts, batch_size=batch_size, show_progress=show_progress,
+                                 progress=progress)
     manifest = {"backend": backend, "model": str(model), "model_id": model_identity(str(model)), **info,
                 "normalize": True, "metric": "cosine", "precision": precision, "index": index, "rows": len(recs),
                 "query_prompt": prompt, "query_prompt_name": query_prompt_name, "truncated_at_build": truncated,

@@ -71,7 +71,7 @@ def mine_embeddings(vectors: np.ndarray, threshold: float | None = None, top_k: 
 
 def mine(texts: list[str], encoder=None, threshold: float | None = None, top_k: int = DEFAULT_TOP_K,
          vectors: np.ndarray | None = None, batch_size: int = 32, show_progress: bool = False,
-         max_pairs: int | None = None) -> MiningResult:
+         max_pairs: int | None = None, progress=None) -> MiningResult:
     """Mine ``texts`` (encoded with ``encoder``, or given ``vectors`` row for row)."""
     from sentemb.search.encoder import encode_normalized, normalize_rows
 
@@ -84,7 +84,7 @@ def mine(texts: list[str], encoder=None, threshold: float | None = None, top_k: 
         vecs = normalize_rows(np.asarray(vectors)[firsts])
     else:
         vecs = encode_normalized(encoder, [texts[i] for i in firsts], batch_size=batch_size,
-                                 show_progress=show_progress)
+                                 show_progress=show_progress, progress=progress)
     pairs, saturated = mine_embeddings(vecs, threshold, top_k, max_pairs)
     pairs = [(s, firsts[i], firsts[j]) for s, i, j in pairs]
     return MiningResult(pairs, groups, len(texts), len(firsts), threshold, top_k, saturated)
