@@ -44,13 +44,18 @@ _INPUT_SCHEMA = {
 Input = Annotated[Any, BeforeValidator(_check_input), WithJsonSchema(_INPUT_SCHEMA)]
 
 
-class EmbeddingRequest(BaseModel):
-    """``POST /v1/embeddings`` (OpenAI-compatible)."""
+class ModelRequest(BaseModel):
+    """What every request may carry: the served model's name (optional); unknown fields are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
-    input: Input
     model: str | None = Field(None, description="Name of the served model (optional).")
+
+
+class EmbeddingRequest(ModelRequest):
+    """``POST /v1/embeddings`` (OpenAI-compatible)."""
+
+    input: Input
     encoding_format: Literal["float", "base64"] = Field(
         "float", description="float: JSON numbers; base64: little-endian float32 bytes.")
     dimensions: int | None = Field(None, ge=1, description="Keep the first N dimensions and re-normalise.")
@@ -79,20 +84,14 @@ _PAIRS_SCHEMA = {
 Pairs = Annotated[Any, BeforeValidator(_check_pairs), WithJsonSchema(_PAIRS_SCHEMA)]
 
 
-class SimilarityRequest(BaseModel):
+class SimilarityRequest(ModelRequest):
     """``POST /v1/similarity``: cosine similarity of each pair."""
 
-    model_config = ConfigDict(extra="ignore")
-
     pairs: Pairs
-    model: str | None = Field(None, description="Name of the served model (optional).")
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(ModelRequest):
     """``POST /v1/search``: the top ``k`` rows of the server's index for each query."""
-
-    model_config = ConfigDict(extra="ignore")
 
     query: Input
     k: int = Field(10, ge=1, le=1000, description="Hits per query (at most the number of rows).")
-    model: str | None = Field(None, description="Name of the served model (optional).")
