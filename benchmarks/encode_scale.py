@@ -73,6 +73,7 @@ def main() -> None:
     import numpy as np
     import ray
 
+    import sentemb.scale.ray_engine  # noqa: F401  (import both engines now, not half-way through)
     from sentemb.scale import EncodeRequest, encode_to_dir, read_encoded
 
     work = Path(tempfile.mkdtemp(prefix="encode-scale-"))
