@@ -395,9 +395,9 @@ def cluster(
     console.print(f"[green]{result.n_clusters} clusters[/green] of {len(texts)} texts ({method}{more})")
     if output is not None:
         from sentemb.atomic import write_text
+        from sentemb.similarity import escape_field
 
-        rows = [f"{i}\t{int(c)}\t{t.replace(chr(9), ' ').replace(chr(10), ' ')}"
-                for i, c, t in zip(ids, result.labels, texts)]
+        rows = [f"{i}\t{int(c)}\t{escape_field(t)}" for i, c, t in zip(ids, result.labels, texts)]
         write_text(output, "id\tcluster\ttext\n" + "\n".join(rows) + "\n")
     if json_path is not None:
         from sentemb.atomic import write_text

@@ -90,23 +90,21 @@ def mine(texts: list[str], encoder=None, threshold: float | None = None, top_k: 
     return MiningResult(pairs, groups, len(texts), len(firsts), threshold, top_k, saturated)
 
 
-def _field(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
 def write_pairs(path, result: MiningResult, ids: list[str], texts: list[str]) -> None:
     """``score id1 id2 text1 text2`` lines, best first (tabs/newlines in texts escaped)."""
     from sentemb.atomic import write_text
+    from sentemb.similarity import escape_field
 
     lines = ["score\tid1\tid2\ttext1\ttext2"]
-    lines += [f"{s:.6f}\t{ids[i]}\t{ids[j]}\t{_field(texts[i])}\t{_field(texts[j])}" for s, i, j in result.pairs]
+    lines += [f"{s:.6f}\t{ids[i]}\t{ids[j]}\t{escape_field(texts[i])}\t{escape_field(texts[j])}" for s, i, j in result.pairs]
     write_text(path, "\n".join(lines) + "\n")
 
 
 def write_duplicates(path, result: MiningResult, ids: list[str], texts: list[str]) -> None:
     """``id duplicate_of text`` for every row whose text repeats an earlier row's."""
     from sentemb.atomic import write_text
+    from sentemb.similarity import escape_field
 
     lines = ["id\tduplicate_of\ttext"]
-    lines += [f"{ids[r]}\t{ids[g[0]]}\t{_field(texts[r])}" for g in result.duplicates for r in g[1:]]
+    lines += [f"{ids[r]}\t{ids[g[0]]}\t{escape_field(texts[r])}" for g in result.duplicates for r in g[1:]]
     write_text(path, "\n".join(lines) + "\n")
