@@ -151,3 +151,15 @@ def test_match_uses_the_calibration(tmp_path, minilm):
     with pytest.raises(SentembError, match="no calibration"):
         match_queries(idx, ["x"])
     assert match_queries(idx, ["I forgot my password"], threshold=0.99)[0].is_match is False
+
+
+def test_export_keeps_the_calibration(tmp_path, tiny_zh_dir):
+    pytest.importorskip("onnxruntime")
+    import sentemb
+    from sentemb.export import export_onnx
+
+    folder = sentemb.save(sentemb.load(str(tiny_zh_dir), device="cpu"), tmp_path / "st")
+    save_calibration(Calibration(0.7, 0.72, [0.1, 0.9], [0.0, 1.0]), folder)
+    export_onnx(str(folder), tmp_path / "onnx", quantize="int8")
+    assert load_calibration(tmp_path / "onnx").threshold == 0.7
+    assert load_calibration(sentemb.load(str(tmp_path / "onnx"))).threshold == 0.7
