@@ -102,6 +102,10 @@ def test_report_stage_writes_html_and_markdown(run_dir):
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (Path(out["markdown"]).parent / link).is_file(), link
     assert "## 8. report" not in md  # the report stage leaves itself out
+    # the bench table keeps all its columns in the page: reference, then each model and its ratio
+    bench = html[html.index('id="stage-5"'):html.index('id="stage-6"')]
+    first_table = bench[bench.index("<table>"):bench.index("</table>")]
+    assert first_table.count("<th") == 6 and "vs reference</th>" in first_table
 
 
 def test_overview_durations_and_outcomes(run_dir):

@@ -18,11 +18,12 @@ h3{font-size:1.05em;margin-top:1.3em}
 p{margin:.5em 0}
 code{background:#eff1f3;border-radius:4px;padding:.1em .35em;font-size:.88em;word-break:break-all}
 table{border-collapse:collapse;margin:.6em 0 1em;font-size:.9em}
-caption{caption-side:top;text-align:left;font-weight:600;padding:.2em 0}
+p.cap{font-weight:600;margin:.8em 0 .2em}
 th,td{border:1px solid #d0d7de;padding:.3em .6em;vertical-align:top}
 th{background:#f0f3f6}
 tr:nth-child(even) td{background:#fafbfc}
-td.r,th.r{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.r,th.r{text-align:right;font-variant-numeric:tabular-nums}
+.tw{overflow-x:auto;max-width:100%}
 td.l,th.l{text-align:left}
 img{max-width:100%;height:auto;border:1px solid #eaeef2;margin:.4em 0}
 nav{font-size:.9em;margin:.5em 0 1em}
@@ -38,9 +39,8 @@ def _inline(text: str) -> str:
 
 def _table(t: Table) -> str:
     al = t.alignments()
-    out = ["<table>"]
-    if t.caption:
-        out.append(f"<caption>{_inline(t.caption)}</caption>")
+    out = [f'<p class="cap">{_inline(t.caption)}</p>'] if t.caption else []
+    out.append('<div class="tw"><table>')
     out.append("<tr>" + "".join(f'<th class="{a}">{_inline(h)}</th>' for h, a in zip(t.header, al)) + "</tr>")
     for row in t.rows:
         cells = []
@@ -48,7 +48,7 @@ def _table(t: Table) -> str:
             cls = a + (" ok" if c == "done" else " bad" if c.startswith("not finished") else "")
             cells.append(f'<td class="{cls}">{_inline(str(c))}</td>')
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 

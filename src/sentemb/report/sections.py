@@ -203,7 +203,7 @@ def _distill(r: StageRecord, assets: Path) -> list:
 def markdown_to_table(md: str) -> Table:
     """A pipe table written by another part of sentemb, back into a block (cells as written)."""
     lines = [ln.strip() for ln in md.strip().splitlines() if ln.strip().startswith("|")]
-    split = [[c.strip() for c in ln.strip("|").split(" | ")] for ln in lines]
+    split = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
     align = ["r" if c.endswith(":") and not c.startswith(":") else "l" for c in split[1]]
     return Table(split[0], split[2:], align)
 
