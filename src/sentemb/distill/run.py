@@ -93,10 +93,12 @@ def _train(cfg, student, texts, vectors, dev_sets, ckpt_dir: Path, resume: bool,
     from transformers import set_seed
 
     from sentemb.distill.losses import build_loss
+    from sentemb.distill.teacher_cache import float32_rows
     from sentemb.training.evalsets import dev_evaluator, dev_scores
+    from sentemb.training.progress import use_rich_progress
 
     set_seed(cfg.seed)
-    data = Dataset.from_dict({"sentence": texts, "label": vectors.tolist()})
+    data = Dataset.from_dict({"sentence": texts, "label": float32_rows(vectors)})
     loss = build_loss(student, cfg.sim_weight)
     args = training_arguments(cfg, ckpt_dir, cfg.seed, cfg.device, bool(dev_sets), in_batch=False)
     evaluator = dev_evaluator(dev_sets, cfg.batch_size) if dev_sets else None
@@ -106,6 +108,7 @@ def _train(cfg, student, texts, vectors, dev_sets, ckpt_dir: Path, resume: bool,
         console.print(f"student dev before training: {dev_before}")
     trainer = SentenceTransformerTrainer(model=student, args=args, train_dataset=data, loss=loss,
                                          evaluator=evaluator)
+    use_rich_progress(trainer, console, "distilling")
     ckpt = last_checkpoint(ckpt_dir) if resume else None
     if ckpt is not None:
         console.print(f"resuming from {ckpt}")
