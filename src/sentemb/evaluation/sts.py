@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_RESAMPLES = 1000
-_CHUNK = 64  # resamples processed at once: (64, n) arrays stay small and cache-friendly
+_CHUNK = 16  # resamples processed at once: (16, n) arrays stay in cache and small products single-threaded
 
 
 def _finite(x: float) -> float:
