@@ -240,7 +240,7 @@ def _fake_dir(tmp_path, rel, text):
     ("stsb-test", "stsbenchmark-en/sts-test.csv", "g\tf\t2012\t1\t2.5\tA b.\tA c.\ng\tf\t2012\t2\tNaN\tA.\tB.\n", 2,
      "not finite"),
     ("stsb-test", "stsbenchmark-en/sts-test.csv", "g\tf\t2012\t1\t2.5\tA b.\tA c.\ng\tf\t2012\t2\t3\tA.\n", 2,
-     "6 tab-separated"),
+     "6 field(s)"),
     ("afqmc-dev", "afqmc/dev.json", '{"sentence1": "甲", "sentence2": "乙", "label": "1"}\n{"sentence1": "甲"\n', 2,
      "malformed JSON"),
     ("bq-dev", "bq/dev.csv", "\ufeffsentence1,sentence2,label\n甲,乙,1\n甲,乙\n", 3, "2 field(s)"),

@@ -1,19 +1,24 @@
-"""Fetch a registered benchmark split from the Hugging Face Hub with ``datasets.load_dataset``.
+"""Read a Hugging Face Hub dataset split with ``datasets.load_dataset``: the one Hub reader.
 
-Used by ``load_pairs`` only when the data folder lacks the file and ``HF_HUB_OFFLINE`` is not set. Rows
-come back in the same ``Row`` shape as the file readers, so labels are checked the same way; the
+:func:`hub_split_rows` reads named columns of a split (class labels as their names); training sources
+(:mod:`sentemb.training.examples`) and the registry's Hub fallback (:func:`hub_rows`, used by ``load_pairs``
+only when the data folder lacks the file and ``HF_HUB_OFFLINE`` is not set) both read through it. The
 "line" of a Hub row is its 1-based row number in the split.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sentemb.data.readers import BadRow, Row
 
 _TRUE = {"1", "ON", "YES", "TRUE"}
+
+
+class HubColumnsError(ValueError):
+    """A Hub split lacks a column that was asked for."""
 
 
 @dataclass(frozen=True)
@@ -37,34 +42,50 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in _TRUE
 
 
-def hub_rows(hub: HubSource) -> tuple[Iterator[Row | BadRow], int]:
-    """Rows of the Hub split and the number of unlabelled rows dropped (``drop_unlabelled``)."""
+def hub_split_rows(path: str, config: str | None, split: str, columns: Sequence[str],
+                   label_column: str | None = None) -> Iterator[tuple[int, list]]:
+    """``(row number, one value per column)`` for a Hub split. A ClassLabel ``label_column`` gives its class
+    names, and None for a row without a gold label (class -1). Loading errors propagate; a missing column is
+    a :class:`HubColumnsError` naming the split's columns."""
     from datasets import load_dataset
 
-    ds = load_dataset(hub.path, hub.config, split=hub.split)
-    a_col, b_col, y_col = hub.columns
-    missing = [c for c in hub.columns if c not in ds.column_names]
+    ds = load_dataset(path, config, split=split)
+    missing = [c for c in columns if c not in ds.column_names]
     if missing:
-        raise ValueError(f"columns {missing} not in {ds.column_names}")
-    names = getattr(ds.features[y_col], "names", None)  # a ClassLabel column: ints that index names
+        raise HubColumnsError(f"no column(s) {missing}; it has {ds.column_names}")
+    names = getattr(ds.features[label_column], "names", None) if label_column else None
+    at = list(columns).index(label_column) if names is not None else None
+    data = [ds[c] for c in columns]
+    return _rows(data, names, at)
+
+
+def _rows(data: list[list], names, at: int | None) -> Iterator[tuple[int, list]]:
+    for i, values in enumerate(zip(*data), start=1):
+        values = list(values)
+        if at is not None:
+            y = values[at]
+            values[at] = names[y] if isinstance(y, int) and 0 <= y < len(names) else None
+        yield i, values
+
+
+def hub_rows(hub: HubSource) -> tuple[Iterator[Row | BadRow], int]:
+    """Rows of the Hub split and the number of unlabelled rows dropped (``drop_unlabelled``)."""
     rows, dropped = [], 0
-    for i, (a, b, y) in enumerate(zip(ds[a_col], ds[b_col], ds[y_col]), start=1):
-        if names is not None and (y is None or y < 0):
+    for i, (a, b, label) in hub_split_rows(hub.path, hub.config, hub.split, hub.columns, hub.columns[2]):
+        if label is None:
             if hub.drop_unlabelled:
                 dropped += 1
                 continue
-            rows.append(BadRow(i, "no gold label (class -1)"))
+            rows.append(BadRow(i, "no gold label (class -1 or empty)"))
             continue
         if not isinstance(a, str) or not isinstance(b, str):
             rows.append(BadRow(i, "sentence is not a string"))
             continue
-        if names is not None:
-            label = names[y]
-        elif y is None:
-            label = None
+        if isinstance(label, str):
+            pass
         elif hub.label_scale != 1.0:
-            label = repr(round(float(y) * hub.label_scale, 6))
+            label = repr(round(float(label) * hub.label_scale, 6))
         else:
-            label = str(y)
+            label = str(label)
         rows.append(Row(i, a, b, label))
     return iter(rows), dropped

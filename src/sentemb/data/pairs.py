@@ -1,9 +1,22 @@
-"""Read a file of sentence pairs (optionally scored): .tsv / .txt / .csv / .jsonl.
+"""Read a file of sentence pairs (optionally scored): .tsv / .txt / .csv / .jsonl — the one pair-file parser.
+
+:func:`pair_rows` is the parser every reader of pair files uses (``sentemb eval --pairs``, ``similarity
+--pairs``, the registry's format readers in :mod:`sentemb.data.readers`, training sources in
+:mod:`sentemb.training.examples`); :func:`check_label` is the one label check.
+
+Header rule, for a delimited file:
+
+1. columns given by name: the first row is a header and must hold those names;
+2. no columns given and the first row names the first two roles (``sentence1``, ``sentence2`` by default,
+   the task's roles in training): a header, read by role names;
+3. otherwise columns are positions (given, or ``0, 1[, 2]``) and ``header`` decides whether the first row
+   is a header: True / False, or None to guess by pattern (:func:`looks_like_header`). ``eval --pairs`` and
+   ``similarity --pairs`` guess unless ``--header``/``--no-header``; a training source never guesses (its
+   task's roles name a header) and the registry declares each format's header.
 
 Columns are named with ``columns="a,b[,label]"``: field names for .jsonl and for delimited files with a
 header row, or 0-based positions (``"0,1,2"``) for headerless delimited files. By default a .jsonl file
-uses ``sentence1,sentence2,label``; a delimited file whose first row holds ``sentence1`` and
-``sentence2`` is read by those names, otherwise by positions ``0,1,2``. The label column is optional.
+uses ``sentence1,sentence2,label``. The label column is optional for :func:`read_pairs`.
 """
 
 from __future__ import annotations
@@ -13,6 +26,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +34,11 @@ from sentemb.data.texts import read_utf8_lines
 from sentemb.errors import InputError
 
 DEFAULT_NAMES = ("sentence1", "sentence2", "label")
+DELIMITED = {".tsv": "\t", ".txt": "\t", ".csv": ","}
+
+#: a parsed row: (1-based file line, one value per column — None where an optional column is absent), or
+#: (line, reason) for a row that cannot be split into its columns
+PairRow = tuple[int, "list | str"]
 
 
 @dataclass
@@ -51,13 +70,160 @@ def parse_label(value, path: str, line: int, label_range: tuple[float, float] | 
     return x
 
 
-def _split_columns(columns: str | None) -> list[str] | None:
+def check_label(value, task: str, path: str, line: int, label_range: tuple[float, float] | None = None,
+                label_names: Sequence[str] | None = None) -> float:
+    """The label of one row as a float, checked as ``task`` declares it, or an error naming file and line.
+
+    ``graded``: a finite number inside ``label_range`` (when given); ``binary``: also 0 or 1; ``nli``: one of ``label_names``
+    or its index (returned as the index).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InputError("missing label", path, line)
+    if isinstance(value, str):
+        value = value.strip()
+    if task == "nli":
+        key = str(value)
+        if key in label_names:
+            return float(list(label_names).index(key))
+        if key.isdigit() and int(key) < len(label_names):
+            return float(key)
+        raise InputError(f"label {key!r} is not one of {', '.join(label_names)} (or an index 0..{len(label_names) - 1})",
+                         path, line)
+    x = parse_label(value, path, line, label_range)
+    if task == "binary" and x not in (0.0, 1.0):
+        raise InputError(f"label {x:g} is not 0 or 1", path, line)
+    return x
+
+
+def split_columns(columns) -> list[str | int] | None:
+    """``"a,b,label"`` / ``"0,1"`` / a list -> column names, or positions as ints; None stays None."""
     if columns is None:
         return None
-    cols = [c.strip() for c in columns.split(",") if c.strip()]
-    if len(cols) not in (2, 3):
-        raise InputError(f"--columns takes 2 or 3 comma-separated names, got {columns!r}")
-    return cols
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    return [int(c) if isinstance(c, str) and c.isdigit() else c for c in columns]
+
+
+def pair_rows(path: str | Path, columns=None, roles: Sequence[str] = DEFAULT_NAMES, required: int | None = None,
+              header: bool | None = None, fmt: str | None = None,
+              widths: Sequence[int] | None = None, seen_header: list | None = None,
+              guess_header: bool = True) -> Iterator[PairRow]:
+    """Rows of a pair file, one value per role: ``(line, values)``, or ``(line, reason)`` for a bad row.
+
+    ``roles``: the columns' default names (text columns first, a label last); the first ``required`` of them
+    must be present (default all; :func:`read_pairs` makes the label optional). ``columns``: names or
+    0-based positions, one per role. ``fmt``: ``"jsonl"`` or a delimiter (``"\\t"``, ``","``, ``"||"``);
+    default from the suffix. ``widths``: the field counts a headerless row may have when positions are given.
+    ``guess_header=False``: with ``header=None``, a first row that names no columns is data, not guessed.
+    ``seen_header``: a list that receives the first row of a delimited file when it is read as a header.
+    The header rule is in the module docstring. A file-level problem (not found, unknown format, a header
+    without the named columns) raises :class:`InputError`; a bad row is yielded, for the caller to raise
+    or count.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", str(path))
+    roles = tuple(roles)
+    required = len(roles) if required is None else required
+    cols = split_columns(columns)
+    if cols is not None and len(cols) not in range(required, len(roles) + 1):
+        raise InputError(f"{len(cols)} column(s) given; expected {required}"
+                         + (f" to {len(roles)}" if required < len(roles) else "") + f" ({', '.join(roles)})",
+                         str(path))
+    if fmt is None:
+        suffix = path.suffix.lower()
+        fmt = "jsonl" if suffix == ".jsonl" else DELIMITED.get(suffix)
+        if fmt is None:
+            raise InputError(f"unsupported pairs format {suffix!r}; use .tsv, .txt, .csv or .jsonl", str(path))
+    if fmt == "jsonl":
+        return _jsonl_rows(path, [str(c) for c in cols] if cols else list(roles), roles, required)
+    return _delimited_rows(path, cols, roles, required, fmt, header if header is not None or guess_header else False,
+                           widths, seen_header, header is False)
+
+
+def _jsonl_rows(path: Path, cols: list[str], roles: tuple, required: int) -> Iterator[PairRow]:
+    for i, line in enumerate(read_utf8_lines(path), start=1):
+        if not line.strip():
+            yield i, "empty line in a .jsonl file"
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield i, f"malformed JSON ({exc.msg})"
+            continue
+        if not isinstance(obj, dict):
+            yield i, "expected a JSON object"
+            continue
+        missing = [c for c in cols[:required] if c not in obj]
+        if missing:
+            yield i, f"no field(s) {', '.join(missing)} (name the fields with --columns)"
+            continue
+        yield i, [obj.get(c) for c in cols]
+
+
+def _split_lines(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    if delimiter == ",":  # CSV quoting; a quoted field may span lines, so lines come from the reader
+        csv.field_size_limit(sys.maxsize)
+        reader = csv.reader(read_utf8_lines(path))
+        for row in reader:
+            yield reader.line_num, row
+    else:  # a tab (or "||") never appears inside a field: no quoting
+        for i, line in enumerate(read_utf8_lines(path), start=1):
+            yield i, line.split(delimiter)
+
+
+def _delimited_rows(path: Path, cols: list | None, roles: tuple, required: int, delimiter: str,
+                    header: bool | None, widths: Sequence[int] | None, seen_header: list | None,
+                    no_header: bool) -> Iterator[PairRow]:
+    numbered = _split_lines(path, delimiter)
+    head = next(numbered, None)
+    if head is None:
+        if header or (cols is not None and any(isinstance(c, str) for c in cols)):
+            raise InputError(f"empty file (a header row naming {', '.join(roles)} is expected)", str(path))
+        return
+    first = head[1]
+    nxt = next(numbered, None)
+    rest = _chain(nxt, numbered) if nxt is not None else numbered
+    named = cols is not None and any(isinstance(c, str) for c in cols)
+    if cols is None and not no_header and all(r in first for r in roles[:2]):
+        cols, named = list(roles[:required]) + [r for r in roles[required:] if r in first], True
+    if named:
+        missing = [c for c in cols if c not in first]
+        if missing:
+            raise InputError(f"no column(s) {missing} in header {first}: the header lacks columns "
+                             "(name them with --columns)", str(path), head[0])
+        idx, rows, width = [first.index(c) for c in cols], rest, len(first)
+        if seen_header is not None:
+            seen_header.append(first)
+        yield from _fields(rows, idx, required, f" where the header has {width}", [width], path)
+        return
+    is_header = header if header is not None else looks_like_header(first, nxt[1] if nxt else None)
+    rows = rest if is_header else _chain(head, rest)
+    if is_header and seen_header is not None:
+        seen_header.append(first)
+    if cols is not None:  # positions given: a wider file is read on purpose, unless the format fixes the width
+        yield from _fields(rows, cols, required, "; expected " + " or ".join(map(str, widths)) if widths else None,
+                           widths, path)
+    elif required == len(roles):
+        yield from _fields(rows, list(range(len(roles))), required,
+                           f" where the task ({', '.join(roles)}) has {len(roles)}; a separator inside a text? "
+                           "(name the columns to read a wider file)", [len(roles)], path)
+    else:  # nothing beyond the roles is ever dropped unread
+        yield from _fields(rows, list(range(len(roles))), required,
+                           f"; expected {' or '.join(map(str, range(required, len(roles) + 1)))} "
+                           "(text a, text b[, label]) — a separator inside a text? Name the columns (--columns) "
+                           "to read a wider file", range(required, len(roles) + 1), path)
+
+
+def _fields(rows, idx: list[int], required: int, width_note: str | None, widths, path: Path) -> Iterator[PairRow]:
+    need = max(idx[:required]) + 1
+    for line, row in rows:
+        if widths is not None and len(row) not in widths:
+            yield line, f"{len(row)} field(s){width_note}"
+        elif len(row) < need:
+            yield line, f"{len(row)} field(s); expected at least {need}"
+        else:
+            yield line, [row[j] if j < len(row) else None for j in idx]
 
 
 def read_pairs(path: str | Path, columns: str | None = None, label_range: tuple[float, float] | None = None,
@@ -68,21 +234,16 @@ def read_pairs(path: str | Path, columns: str | None = None, label_range: tuple[
     (see :func:`looks_like_header`); the row read as a header is returned in ``Pairs.header``.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", str(path))
-    cols = _split_columns(columns)
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        rows = _jsonl_rows(path, cols or list(DEFAULT_NAMES))
-    elif suffix in (".tsv", ".txt", ".csv"):
-        seen: list[list[str]] = []
-        rows = _delimited_rows(path, cols, "," if suffix == ".csv" else "\t", header, seen)
-    else:
-        raise InputError(f"unsupported pairs format {suffix!r}; use .tsv, .txt, .csv or .jsonl", str(path))
+    cols = split_columns(columns)
+    if cols is not None and len(cols) not in (2, 3):
+        raise InputError(f"--columns takes 2 or 3 comma-separated names, got {columns!r}")
     a, b, labels = [], [], []
     has_label = None
-    for line, values in rows:
-        if len(values) < 2 or values[0] is None or values[1] is None:
+    seen: list[list[str]] = []
+    for line, values in pair_rows(path, cols, DEFAULT_NAMES, required=2, header=header, seen_header=seen):
+        if isinstance(values, str):
+            raise InputError(values, str(path), line)
+        if values[0] is None or values[1] is None:
             raise InputError("missing sentence field", str(path), line)
         if not str(values[0]).strip() or not str(values[1]).strip():
             raise InputError("empty sentence", str(path), line)
@@ -95,73 +256,13 @@ def read_pairs(path: str | Path, columns: str | None = None, label_range: tuple[
         a.append(str(values[0]))
         b.append(str(values[1]))
         if row_has_label:
-            labels.append(parse_label(values[2], str(path), line, label_range))
+            labels.append(check_label(values[2], "graded", str(path), line, label_range))
     if not a:
         raise InputError("no pairs in file", str(path))
     if require_labels and not has_label:
         raise InputError("no label column; evaluation needs a gold score per pair (see --columns)", str(path))
-    found = seen[0] if suffix in (".tsv", ".txt", ".csv") and seen else None
-    return Pairs(a, b, labels if has_label else None, str(path), header=found)
+    return Pairs(a, b, labels if has_label else None, str(path), header=seen[0] if seen else None)
 
-
-def _jsonl_rows(path: Path, cols: list[str]):
-    for i, line in enumerate(read_utf8_lines(path), start=1):
-        if not line.strip():
-            raise InputError("empty line in a .jsonl file", str(path), i)
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON ({exc.msg})", str(path), i) from None
-        if not isinstance(obj, dict):
-            raise InputError("expected a JSON object", str(path), i)
-        for c in cols[:2]:
-            if c not in obj:
-                raise InputError(f"no field {c!r} (use --columns)", str(path), i)
-        yield i, [obj.get(c) for c in cols]
-
-
-def _delimited_rows(path: Path, cols: list[str] | None, delimiter: str, header: bool | None = None,
-                    seen_header: list | None = None):
-    csv.field_size_limit(sys.maxsize)
-    lines = read_utf8_lines(path)
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
-    numbered = ((reader.line_num, row) for row in reader)
-    head = next(numbered, None)
-    if head is None:
-        return
-    first = head[1]
-    nxt = next(numbered, None)
-    second = nxt[1] if nxt is not None else None
-    rest = _chain_first(nxt, numbered) if nxt is not None else numbered
-    named = cols is not None and not all(c.isdigit() for c in cols)
-    if cols is None and header is not False and "sentence1" in first and "sentence2" in first:
-        cols, named = [c for c in DEFAULT_NAMES if c in first], True
-    if named:
-        missing = [c for c in cols if c not in first]
-        if missing:
-            raise InputError(f"no column(s) {missing} in header {first} (use --columns)", str(path), 1)
-        idx = [first.index(c) for c in cols]
-        rows = rest
-        is_header = True
-    else:
-        idx = [int(c) for c in cols] if cols else None
-        is_header = header if header is not None else looks_like_header(first, second)
-        rows = rest if is_header else _chain_first(head, rest)
-    if is_header and seen_header is not None:
-        seen_header.append(first)
-    guessed = idx is None
-    for line, row in rows:
-        if idx is None:
-            idx = [0, 1, 2] if len(row) >= 3 else [0, 1]
-        if is_header and named and len(row) != len(first):
-            raise InputError(f"{len(row)} field(s) where the header has {len(first)}", str(path), line)
-        if guessed and len(row) > 3:  # nothing beyond a pair and its label is ever dropped unread
-            raise InputError(f"{len(row)} field(s); expected 2 or 3 (text a, text b[, label]) — a separator "
-                             "inside a text? Name the columns (--columns) to read a wider file", str(path), line)
-        if len(row) <= max(idx[:2]):
-            raise InputError(f"{len(row)} field(s); expected at least {max(idx[:2]) + 1}", str(path), line)
-        yield line, [row[j] if j < len(row) else None for j in idx]
 
 
 #: first-row fields that name a text column (``q1``, ``text_a``, ``sentence 2``, ``question1``, ``premise``...)
@@ -192,6 +293,6 @@ def looks_like_header(first: list[str], second: list[str] | None) -> bool:
             and not _is_number(fields[2]) and _is_number(second[2].strip()))
 
 
-def _chain_first(first, reader):
+def _chain(first, reader):
     yield first
     yield from reader

@@ -1,7 +1,8 @@
 """Readers for the file formats of the benchmark datasets, registered by name.
 
-A reader turns one file into rows: ``Row(line, a, b, label)`` with the label still a string, or
-``BadRow(line, reason)`` for a row it cannot split. Readers never judge the label or drop a row; the
+A reader declares one file format (delimiter, header, columns) and parses it with the shared pair-file
+parser :func:`sentemb.data.pairs.pair_rows`, turning its rows into ``Row(line, a, b, label)`` with the label
+still a string, or ``BadRow(line, reason)`` for a row it cannot split. Readers never judge the label or drop a row; the
 caller (``sentemb.data.registry.load_pairs``) parses labels and decides whether a bad row is an error
 or a counted skip. Lines are 1-based file lines, header included.
 
@@ -17,15 +18,12 @@ Formats:
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from sentemb.data.texts import read_utf8_lines
-from sentemb.errors import InputError, unknown_name
+from sentemb.data.pairs import pair_rows
+from sentemb.errors import unknown_name
 
 PAIR_COLUMNS = ("sentence1", "sentence2", "label")
 
@@ -60,87 +58,43 @@ def get_reader(name: str) -> Reader:
     return READERS[name]
 
 
-def _split_rows(path: Path, sep: str, n_fields: int) -> Iterator[Row | BadRow]:
-    for i, line in enumerate(read_utf8_lines(path), start=1):
-        parts = line.split(sep)
-        if len(parts) != n_fields:
-            yield BadRow(i, f"{len(parts)} field(s) separated by {sep!r}; expected {n_fields}")
+def read_format(path: Path, fmt: str, columns: Sequence[str | int] = PAIR_COLUMNS, header: bool = False,
+                widths: Sequence[int] | None = None) -> Iterator[Row | BadRow]:
+    """The rows of ``path`` in one declared format (see :func:`sentemb.data.pairs.pair_rows`)."""
+    for line, values in pair_rows(path, list(columns), PAIR_COLUMNS, header=header, fmt=fmt, widths=widths):
+        if isinstance(values, str):
+            yield BadRow(line, values)
+        elif not isinstance(values[0], str) or not isinstance(values[1], str):
+            yield BadRow(line, "sentence1/sentence2 must be strings")
         else:
-            yield Row(i, parts[-3], parts[-2], parts[-1])
+            yield Row(line, values[0], values[1], None if values[2] is None else str(values[2]))
 
 
 @register_reader("cnsd")
 def read_cnsd(path: Path) -> Iterator[Row | BadRow]:
-    return _split_rows(path, "||", 4)
+    return read_format(path, "||", (1, 2, 3), widths=(4,))
 
 
 @register_reader("tsv")
 def read_tsv(path: Path) -> Iterator[Row | BadRow]:
-    return _split_rows(path, "\t", 3)
+    return read_format(path, "\t", (0, 1, 2), widths=(3,))
 
 
 @register_reader("clue-jsonl")
 def read_clue_jsonl(path: Path) -> Iterator[Row | BadRow]:
-    for i, line in enumerate(read_utf8_lines(path), start=1):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield BadRow(i, f"malformed JSON ({exc.msg})")
-            continue
-        if not isinstance(obj, dict):
-            yield BadRow(i, "expected a JSON object")
-            continue
-        missing = [k for k in PAIR_COLUMNS if k not in obj]
-        if missing:
-            yield BadRow(i, f"no field(s) {', '.join(missing)}")
-            continue
-        a, b, label = obj["sentence1"], obj["sentence2"], obj["label"]
-        if not isinstance(a, str) or not isinstance(b, str):
-            yield BadRow(i, "sentence1/sentence2 must be strings")
-            continue
-        yield Row(i, a, b, None if label is None else str(label))
-
-
-def _header_rows(path: Path, rows: Iterator[list[str]], line_of: Callable[[], int]) -> Iterator[Row | BadRow]:
-    header = next(rows, None)
-    if header is None:
-        raise InputError("empty file (a header row naming sentence1, sentence2, label is expected)", str(path))
-    missing = [c for c in PAIR_COLUMNS if c not in header]
-    if missing:
-        raise InputError(f"header {header} lacks column(s) {', '.join(missing)}", str(path), 1)
-    idx = [header.index(c) for c in PAIR_COLUMNS]
-    for fields in rows:
-        if len(fields) != len(header):
-            yield BadRow(line_of(), f"{len(fields)} field(s) where the header has {len(header)}")
-        else:
-            yield Row(line_of(), fields[idx[0]], fields[idx[1]], fields[idx[2]])
+    return read_format(path, "jsonl")
 
 
 @register_reader("csv-header")
 def read_csv_header(path: Path) -> Iterator[Row | BadRow]:
-    csv.field_size_limit(sys.maxsize)
-    reader = csv.reader(read_utf8_lines(path))
-    return _header_rows(path, reader, lambda: reader.line_num)
+    return read_format(path, ",", header=True)
 
 
 @register_reader("tsv-header")
 def read_tsv_header(path: Path) -> Iterator[Row | BadRow]:
-    lines = read_utf8_lines(path)
-    state = {"line": 0}
-
-    def rows():
-        for i, line in enumerate(lines, start=1):
-            state["line"] = i
-            yield line.split("\t")
-
-    return _header_rows(path, rows(), lambda: state["line"])
+    return read_format(path, "\t", header=True)
 
 
 @register_reader("stsbenchmark")
 def read_stsbenchmark(path: Path) -> Iterator[Row | BadRow]:
-    for i, line in enumerate(read_utf8_lines(path), start=1):
-        parts = line.split("\t")
-        if len(parts) not in (7, 9):
-            yield BadRow(i, f"{len(parts)} tab-separated field(s); expected 7 (or 9 with source columns)")
-        else:
-            yield Row(i, parts[5], parts[6], parts[4])
+    return read_format(path, "\t", (5, 6, 4), widths=(7, 9))

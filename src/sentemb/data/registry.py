@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sentemb.data.hub import HubSource, hub_offline, hub_rows
 from sentemb.data.location import DATA_ENV, locate_data_dir
-from sentemb.data.pairs import Pairs, parse_label
+from sentemb.data.pairs import Pairs, check_label
 from sentemb.data.readers import BadRow, Row, get_reader
 from sentemb.errors import InputError, SentembError, unknown_name
 
@@ -249,13 +249,12 @@ def _collect(spec: DatasetSpec, sources: list[tuple[str, Iterator[Row | BadRow]]
     b: list[str] = []
     labels: list[float] = []
     skipped = 0
-    label_index = {n: i for i, n in enumerate(spec.label_names or ())}
     for path, rows in sources:
         for row in rows:
             try:
                 if isinstance(row, BadRow):
                     raise InputError(row.reason, path, row.line)
-                labels.append(_label(spec, row, path, label_index))
+                labels.append(_label(spec, row, path))
             except InputError:
                 if not skip:
                     raise
@@ -269,21 +268,11 @@ def _collect(spec: DatasetSpec, sources: list[tuple[str, Iterator[Row | BadRow]]
     return Pairs(a, b, labels, source, skipped=skipped)
 
 
-def _label(spec: DatasetSpec, row: Row, path: str, label_index: dict[str, int]) -> float:
+def _label(spec: DatasetSpec, row: Row, path: str) -> float:
     """Check the row's texts and return its parsed label (raises InputError naming file and line)."""
     if not row.a.strip() or not row.b.strip():
         raise InputError("empty sentence", path, row.line)
-    if row.label is None or row.label.strip() == "":
-        raise InputError("missing label", path, row.line)
-    if spec.task == "nli":
-        key = row.label.strip()
-        if key not in label_index:
-            raise InputError(f"label {key!r} is not one of {', '.join(spec.label_names)}", path, row.line)
-        return float(label_index[key])
-    x = parse_label(row.label.strip(), path, row.line, spec.label_range)
-    if spec.task == "binary" and x not in (0.0, 1.0):
-        raise InputError(f"label {x:g} is not 0 or 1", path, row.line)
-    return x
+    return check_label(row.label, spec.task, path, row.line, spec.label_range, spec.label_names)
 
 
 def load_sentences(names: Iterable[str] | str, data_dir: str | Path | None = None,

@@ -18,15 +18,11 @@ label) is an error naming file and line, or with ``skip_bad_rows`` a skip counte
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentemb.data.texts import read_utf8_lines
 from sentemb.errors import InputError, SentembError
 from sentemb.training.config import DEFAULT_NLI_LABELS, ROLES, SourceConfig
 
@@ -122,89 +118,28 @@ def _sentence_rows(path: Path, cols: list[str | int] | None) -> Iterator[tuple[i
 
 
 def _file_rows(path: Path, cols: list[str | int] | None, roles: tuple[str, ...]) -> Iterator[tuple[int, Values]]:
-    if not path.is_file():
-        raise InputError("file not found", str(path))
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return _jsonl_rows(path, cols or list(roles))
-    if suffix in (".tsv", ".txt", ".csv"):
-        return _delimited_rows(path, cols, roles, "," if suffix == ".csv" else "\t")
-    raise InputError(f"unsupported training file format {suffix!r}; use .tsv, .txt, .csv or .jsonl", str(path))
+    """Rows of a .tsv/.txt/.csv/.jsonl file by the shared pair-file parser: a header only when the first row
+    names the columns (the given names, or the task's roles), never guessed."""
+    from sentemb.data.pairs import pair_rows
 
-
-def _jsonl_rows(path: Path, cols: list) -> Iterator[tuple[int, Values]]:
-    for i, line in enumerate(read_utf8_lines(path), start=1):
-        if not line.strip():
-            yield i, ValueError("empty line")
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield i, ValueError(f"malformed JSON ({exc.msg})")
-            continue
-        if not isinstance(obj, dict):
-            yield i, ValueError("expected a JSON object")
-            continue
-        yield i, [obj.get(str(c)) for c in cols]
-
-
-def _delimited_rows(path: Path, cols: list | None, roles: tuple[str, ...], delimiter: str):
-    csv.field_size_limit(sys.maxsize)
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    reader = csv.reader(read_utf8_lines(path), delimiter=delimiter, quoting=quoting)
-    first = next(reader, None)
-    if first is None:
-        return
-    named = cols is not None and any(isinstance(c, str) for c in cols)
-    if cols is None and all(r in first for r in roles[:2]):
-        cols, named = [r for r in roles], True
-    if named:
-        missing = [c for c in cols if c not in first]
-        if missing:
-            raise InputError(f"no column(s) {missing} in header {first}", str(path), 1)
-        idx, rows, width = [first.index(c) for c in cols], reader, len(first)
-    else:  # default positions: a row must have exactly one field per role (nothing beyond is ignored)
-        idx, rows, width = (cols or list(range(len(roles)))), _chain(first, reader), None if cols else len(roles)
-    for row in rows:
-        if width is not None and len(row) != width:
-            where = "the header has" if named else f"the task ({', '.join(roles)}) has"
-            yield reader.line_num, ValueError(f"{len(row)} field(s) where {where} {width}; a separator inside a "
-                                              "text? (name the columns to read a wider file)")
-            continue
-        yield reader.line_num, [row[j] if j < len(row) else None for j in idx]
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
+    for line, values in pair_rows(path, cols, roles, guess_header=False):
+        yield line, ValueError(values) if isinstance(values, str) else values
 
 
 def _hub_rows(cfg: SourceConfig, roles: tuple[str, ...]) -> tuple[str, Iterator[tuple[int, Values]]]:
-    """Rows of a Hub dataset split; a ClassLabel column gives its label names, not ids."""
-    from datasets import load_dataset
+    """Rows of a Hub dataset split by the shared Hub reader; a ClassLabel column gives its label names."""
+    from sentemb.data.hub import HubColumnsError, hub_split_rows
 
     source = cfg.describe()
+    cols = _columns(cfg.columns, roles, source) or list(roles)
+    label = cols[roles.index("label")] if "label" in roles else None
     try:
-        ds = load_dataset(cfg.hf, cfg.hf_config, split=cfg.split)
+        rows = hub_split_rows(cfg.hf, cfg.hf_config, cfg.split, [str(c) for c in cols], label)
+    except HubColumnsError as exc:
+        raise SentembError(f"{source}: {exc} (map them with 'columns')") from None
     except Exception as exc:  # offline, unknown id, bad split: one clear line
         raise SentembError(f"{source}: could not load the Hub dataset ({type(exc).__name__}: {exc})") from None
-    cols = _columns(cfg.columns, roles, source) or list(roles)
-    missing = [c for c in cols if c not in ds.column_names]
-    if missing:
-        raise SentembError(f"{source}: no column(s) {missing}; it has {ds.column_names} (map them with 'columns')")
-    label_names = None
-    if "label" in roles:
-        label_names = getattr(ds.features[cols[roles.index("label")]], "names", None)
-
-    def rows():
-        for i, rec in enumerate(ds.select_columns(cols), start=1):
-            values = [rec[c] for c in cols]
-            if label_names is not None:
-                y = values[-1]
-                values[-1] = label_names[y] if isinstance(y, int) and 0 <= y < len(label_names) else None
-            yield i, values
-
-    return source, rows()
+    return source, rows
 
 
 # --- checking --------------------------------------------------------------------------------------------------
@@ -242,7 +177,7 @@ def _collect(rows, source: str, task: str, label_range, label_names, skip: bool,
 
 
 def _check_row(values: Values, n_text: int, task: str, label_range, label_names, source: str, line: int):
-    from sentemb.data.pairs import parse_label
+    from sentemb.data.pairs import check_label
 
     for j in range(n_text):
         v = values[j] if j < len(values) else None
@@ -255,18 +190,4 @@ def _check_row(values: Values, n_text: int, task: str, label_range, label_names,
     if task in ("pairs", "triplets", "sentences"):
         return None
     y = values[n_text] if len(values) > n_text else None
-    if y is None or (isinstance(y, str) and not y.strip()):
-        raise InputError("missing label", source, line)
-    if task == "nli":
-        key = str(y).strip()
-        if key in label_names:
-            return float(label_names.index(key))
-        if key.isdigit() and int(key) < len(label_names):
-            return float(key)
-        raise InputError(f"label {key!r} is not one of {', '.join(label_names)} (or an index 0..{len(label_names) - 1})",
-                         source, line)
-    x = parse_label(str(y).strip() if isinstance(y, str) else y, source, line,
-                    label_range if task == "graded" else None)
-    if task == "binary" and x not in (0.0, 1.0):
-        raise InputError(f"label {x:g} is not 0 or 1", source, line)
-    return x
+    return check_label(y, task, source, line, label_range, label_names)
