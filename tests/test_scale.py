@@ -332,3 +332,22 @@ def test_ray_worker_killed_then_lost_shard_resumed_by_local_engine(ray_cluster, 
     assert (again.encoded, again.skipped, again.re_encoded) == (1, 11, ["shard-000007.parquet: missing"])
     manifest = _assert_complete_and_equal(out, sentences[:N_SMALL], small_ref)
     assert [r["engine"] for r in manifest["runs"]] == ["ray", "local"]
+
+
+def test_folder_output_normalize_options_match_file_output(minilm_dir, tmp_path, stsb_sentences):
+    """--no-normalize drops MiniLM's own Normalize for a folder exactly as for a file; the default keeps it."""
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(stsb_sentences[:24]) + "\n", encoding="utf-8")
+    for flag, unit in (("--no-normalize", False), (None, True)):
+        extra = [flag] if flag else []
+        name = flag or "default"
+        r1 = runner.invoke(app, ["encode", str(src), "-m", str(minilm_dir), "-o", str(tmp_path / f"{name}.npy"), *extra])
+        r2 = runner.invoke(app, ["encode", str(src), "-m", str(minilm_dir), "-o", str(tmp_path / name), *extra,
+                                 "--shard-rows", "10"])
+        assert r1.exit_code == 0 and r2.exit_code == 0, (r1.output, r2.output)
+        file_vecs = read_vectors(tmp_path / f"{name}.npy")
+        ids, folder_vecs, _, manifest = read_encoded(tmp_path / name)
+        norms = np.linalg.norm(folder_vecs, axis=1)
+        assert np.allclose(norms, 1.0, atol=1e-5) == unit  # MiniLM's raw mean-pooled vectors are far from unit length
+        assert manifest["normalize"] is unit
+        np.testing.assert_allclose(folder_vecs[np.argsort(ids)], file_vecs, atol=1e-5)

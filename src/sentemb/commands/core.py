@@ -25,7 +25,7 @@ def encode(
     device: DeviceOpt = None,
     normalize: Annotated[bool | None, typer.Option(
         "--normalize/--no-normalize", help="--normalize: L2-normalise the vectors; --no-normalize: drop the model's "
-        "own Normalize module too (raw pooled vectors; file outputs). Default: as the model outputs them.")] = None,
+        "own Normalize module too (raw pooled vectors). Default: as the model outputs them.")] = None,
     max_seq_length: MaxLenOpt = None,
     allow_empty: Annotated[bool, typer.Option(help="Encode empty/whitespace-only texts as given instead of refusing.")] = False,
     threads: ThreadsOpt = None,
@@ -62,7 +62,7 @@ def encode(
             raise SentembError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
         if store not in TEXT_MODES:
             raise SentembError(f"unknown --store {store!r}; use one of {', '.join(TEXT_MODES)}")
-        return _encode_to_folder(input, model, output, column=column, pooling=pooling, normalize=bool(normalize),
+        return _encode_to_folder(input, model, output, column=column, pooling=pooling, normalize=normalize,
                                  max_seq_length=max_seq_length, text_mode=store, shard_rows=shard_rows,
                                  allow_empty=allow_empty, batch_size=batch_size, engine=engine, device=device,
                                  address=address, num_workers=num_workers, gpus_per_worker=gpus_per_worker)

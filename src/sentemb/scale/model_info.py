@@ -20,14 +20,16 @@ def load_model(req: EncodeRequest, device: str | None = None):
     """The encoder of ``req`` (a sentence-transformers model, or an ONNX export on onnxruntime)."""
     from sentemb.models import load
 
-    return load(req.model, pooling=req.pooling, max_seq_length=req.max_seq_length, device=device)
+    return load(req.model, pooling=req.pooling, normalize=req.normalize, max_seq_length=req.max_seq_length,
+                device=device)
 
 
 def describe(model, req: EncodeRequest) -> dict:
     """Pooling, normalisation, token limit and weight precision of a loaded model."""
     manifest = getattr(model, "manifest", None)
     if manifest is not None:  # an ONNX export
-        pooling, builtin_norm, precision = manifest.get("pooling"), bool(manifest["normalize"]), manifest["precision"]
+        pooling, precision = manifest.get("pooling"), manifest["precision"]
+        builtin_norm = bool(getattr(model, "normalize", manifest["normalize"]))
     else:
         from sentence_transformers.sentence_transformer.modules import Normalize
 

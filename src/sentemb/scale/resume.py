@@ -25,7 +25,7 @@ class EncodeRequest:
     input: str
     column: str | None = None
     pooling: str | None = None
-    normalize: bool | None = False
+    normalize: bool | None = None  # True: L2-normalise; False: drop the model's Normalize; None: as the model
     max_seq_length: int | None = None
     text_mode: str = "text"
     shard_rows: int | None = None

@@ -52,7 +52,7 @@ def _encode_to_folder(cfg: EncodeConfig, ctx: StageContext) -> dict:
     from sentemb.scale import EncodeRequest, encode_to_dir
 
     req = EncodeRequest(model=cfg.model, input=str(ctx.path(cfg.input)), column=cfg.column, pooling=cfg.pooling,
-                        normalize=bool(cfg.normalize), max_seq_length=cfg.max_seq_length, text_mode=cfg.store,
+                        normalize=cfg.normalize, max_seq_length=cfg.max_seq_length, text_mode=cfg.store,
                         shard_rows=cfg.shard_rows, allow_empty=cfg.allow_empty, batch_size=cfg.batch_size)
     out = ctx.output_dir / cfg.output
     s = encode_to_dir(req, out, cfg.engine, device=cfg.device, address=cfg.address, num_workers=cfg.num_workers,
