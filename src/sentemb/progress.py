@@ -48,7 +48,7 @@ def is_quiet() -> bool:
     return _state["quiet"]
 
 
-def make_progress(console=None, transient: bool = False):
+def make_progress(console=None, transient: bool = False, disable: bool = False):
     """The progress bar every command uses: description, bar, done/total, elapsed, remaining.
 
     Disabled under ``--quiet``. Use as a context manager; ``progress.add_task(desc, total=n)``.
@@ -63,4 +63,5 @@ def make_progress(console=None, transient: bool = False):
     )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, transient=transient, disable=is_quiet())
+                    TimeRemainingColumn(), console=console, transient=transient,
+                    disable=disable or is_quiet())

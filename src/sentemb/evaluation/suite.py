@@ -137,17 +137,9 @@ def run_evaluation(models, datasets=None, suite: str | None = None, split: str |
 
 
 def _encode(enc: ModelEncoder, texts: list[str], label: str, console: Console, show: bool) -> np.ndarray:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from sentemb.progress import make_progress
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, disable=not show, transient=False) as progress:
+    with make_progress(console, disable=not show) as progress:
         return enc.encode(texts, progress, f"encoding with {label}")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sentemb.errors import SentembError
+from sentemb.json_files import read_json
 
 MANIFEST = "sentemb_onnx.json"
 FORMAT = "sentemb-onnx"
@@ -34,12 +35,7 @@ def is_onnx_folder(path: str | os.PathLike) -> bool:
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     """The manifest of an exported folder, checked for the keys the encoder needs."""
     path = Path(folder) / MANIFEST
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SentembError(f"{folder} is not an exported ONNX folder (no {MANIFEST})") from None
-    except json.JSONDecodeError as exc:
-        raise SentembError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    data = read_json(path, f"{folder} is not an exported ONNX folder (no {MANIFEST})")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SentembError(f"{path}: not a sentemb ONNX manifest (expected \"format\": \"{FORMAT}\")")
     missing = [k for k in REQUIRED if k not in data]

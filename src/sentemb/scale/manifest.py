@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sentemb.atomic import write_text
 from sentemb.errors import SentembError
+from sentemb.json_files import read_json
 
 MANIFEST = "manifest.json"
 FORMAT = "sentemb-encoded"
@@ -47,11 +48,7 @@ def read_manifest(out_dir: str | Path, required: bool = True) -> dict | None:
         if required:
             raise SentembError(f"{out_dir}: not an encoded folder (no {MANIFEST})")
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise SentembError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno}); "
-                           "delete the folder to start over") from None
+    data = read_json(path, f"{out_dir}: not an encoded folder (no {MANIFEST})", hint="delete the folder to start over")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SentembError(f"{path}: not a sentemb encoded-folder manifest (expected \"format\": \"{FORMAT}\")")
     if int(data.get("version", 0)) > VERSION:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sentemb.errors import SentembError
+from sentemb.json_files import read_json
 
 CALIBRATION_FILE = "sentemb_calibration.json"
 FORMAT = "sentemb-calibration"
@@ -77,12 +78,7 @@ def save_calibration(cal: Calibration, target: str | os.PathLike) -> Path:
 
 def read_calibration_file(path: str | os.PathLike) -> Calibration:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SentembError(f"calibration file not found: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise SentembError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    data = read_json(path, f"calibration file not found: {path}")
     return Calibration.from_dict(data, str(path))
 
 

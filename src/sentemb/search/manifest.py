@@ -18,6 +18,7 @@ from typing import Any
 
 from sentemb.atomic import write_text
 from sentemb.errors import SentembError
+from sentemb.json_files import read_json
 
 MANIFEST = "index.json"
 FORMAT = "sentemb-index"
@@ -37,12 +38,7 @@ def read_index_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     path = Path(folder) / MANIFEST
     if not Path(folder).is_dir():
         raise SentembError(f"index folder not found: {folder}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SentembError(f"{folder} is not a sentemb index (no {MANIFEST}); build one with `sentemb index build`") from None
-    except json.JSONDecodeError as exc:
-        raise SentembError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    data = read_json(path, f"{folder} is not a sentemb index (no {MANIFEST}); build one with `sentemb index build`")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SentembError(f"{path}: not a sentemb index manifest (expected \"format\": \"{FORMAT}\")")
     version = data.get("version")
