@@ -321,3 +321,75 @@ def test_minilm_three_layer_student_starts_close_to_the_teacher(minilm):
     own, other = cos.diagonal(), cos[~np.eye(len(sentences), dtype=bool)]
     assert own.mean() > 0.4 and other.mean() < 0.15  # untrained, yet each vector points near the teacher's
     assert (cos.argmax(1) == np.arange(len(sentences))).all()
+
+
+def _recording_teacher(monkeypatch) -> list[list[str]]:
+    """Record the sentences the teacher is asked to encode, run by run."""
+    from sentemb.distill import teacher_cache
+
+    seen: list[list[str]] = []
+    real = teacher_cache.teacher_vectors
+
+    def recording(teacher, name, texts, *args, **kwargs):
+        seen.append(list(texts))
+        return real(teacher, name, texts, *args, **kwargs)
+
+    monkeypatch.setattr(teacher_cache, "teacher_vectors", recording)
+    return seen
+
+
+def test_max_sentences_samples_the_corpus_before_the_teacher(tiny4_dir, corpus_file, tmp_path, monkeypatch):
+    seen = _recording_teacher(monkeypatch)
+    unique = list(dict.fromkeys(t for t in corpus_file.read_text(encoding="utf-8").splitlines() if t))
+    assert len(unique) == 240
+    cfg = DistillConfig(teacher=str(tiny4_dir), layers=2, corpus=[str(corpus_file)], max_sentences=50, seed=1,
+                        max_steps=1, batch_size=16, warmup=0, device="cpu", cache=False)
+    summary = run_distill(cfg, tmp_path / "a")
+    (texts,) = seen
+    assert len(texts) == 50 and len(set(texts)) == 50
+    assert texts == [t for t in unique if t in set(texts)]  # drawn from the corpus, in its order
+    assert summary["corpus"]["sentences"] == 50 and summary["teacher_vectors"]["encoded"] == 50
+    assert summary["corpus"]["sample"] == {"kept": 50, "available": 240, "seed": 1}
+    assert "max_sentences" not in summary["hyper_parameters"]
+    assert "50 of 240 unique sentences (a sample drawn with seed 1)" in (tmp_path / "a" / "README.md").read_text(
+        encoding="utf-8")
+
+    run_distill(cfg, tmp_path / "b")  # the same seed: the same sample
+    assert seen[1] == texts
+    # another seed (through the CLI flag): another sample of the same size
+    res = _cli("-t", tiny4_dir, "--layers", 2, "--corpus", corpus_file, "--max-sentences", 50, "--seed", 2,
+               "--max-steps", 1, "--batch-size", 16, "--no-cache", "-o", tmp_path / "c", "--json", tmp_path / "c.json")
+    assert res.exit_code == 0, res.output
+    assert len(seen[2]) == 50 and set(seen[2]) != set(texts)
+    assert json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))["corpus"]["sample"]["seed"] == 2
+    # a cap above the corpus keeps it whole and says so
+    whole = run_distill(cfg.model_copy(update={"max_sentences": 1000}), tmp_path / "d")
+    assert seen[3] == unique and whole["corpus"]["sample"] == {"kept": 240, "available": 240, "seed": 1}
+    # the cap is part of the run: resuming with another one is refused
+    with pytest.raises(SentembError, match="fields: max_sentences"):
+        run_distill(cfg.model_copy(update={"max_sentences": 60}), tmp_path / "a", resume=True)
+    _one_line_error(_cli("-t", tiny4_dir, "--layers", 2, "--corpus", corpus_file, "--max-sentences", 0,
+                         "-o", tmp_path / "e"), "max_sentences")
+
+
+def test_pipeline_distill_stage_reruns_when_max_sentences_changes(tiny4_dir, corpus_file, tmp_path, monkeypatch):
+    from sentemb.pipeline import run_pipeline
+
+    seen = _recording_teacher(monkeypatch)
+
+    def run(cap: int) -> dict:
+        doc = {"stages": [{"stage": "distill", "id": "distill", "teacher": str(tiny4_dir), "layers": 2,
+                           "corpus": [str(corpus_file)], "max_sentences": cap, "max_steps": 1, "batch_size": 16,
+                           "warmup": 0, "device": "cpu"}]}
+        path = tmp_path / "pipe.yaml"
+        path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+        run_pipeline(path, tmp_path / "run", resume=True)
+        return json.loads((tmp_path / "run" / "01-distill" / "stage.json").read_text(encoding="utf-8"))
+
+    first = run(40)
+    assert [len(t) for t in seen] == [40]
+    assert run(40)["run_id"] == first["run_id"] and len(seen) == 1  # unchanged: reused, nothing encoded
+    third = run(48)
+    assert third["run_id"] != first["run_id"] and [len(t) for t in seen] == [40, 48]
+    summary = json.loads(Path(third["outputs"]["summary"]).read_text(encoding="utf-8"))
+    assert summary["corpus"]["sample"] == {"kept": 48, "available": 240, "seed": 42}

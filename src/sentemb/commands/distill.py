@@ -44,6 +44,9 @@ def distill(
                                                "(default: text).")] = None,
     corpus_dataset: Annotated[list[str] | None, typer.Option(help="Also train on the sentences of a registered "
                                                              "dataset (e.g. stsb-train). Repeatable.")] = None,
+    max_sentences: Annotated[int | None, typer.Option(help="Train on a sample of this many unique corpus "
+                                                      "sentences, drawn with --seed before the teacher encodes "
+                                                      "them (default: all).")] = None,
     eval_: Annotated[list[str] | None, typer.Option("--eval", help="Registered sets scored during training; "
                                                     "the best checkpoint on them is kept. Repeatable.")] = None,
     test: Annotated[list[str] | None, typer.Option(help="Registered sets scored at the end for teacher and "
@@ -89,7 +92,8 @@ def distill(
                      seed=seed)  # unset: the config's defaults
         cfg = DistillConfig(teacher=teacher, layers=layers, keep=keep, student=student,
                             corpus=[str(p) for p in corpus or []], corpus_column=column,
-                            corpus_datasets=_items(corpus_dataset), eval=_items(eval_), test=_items(test),
+                            corpus_datasets=_items(corpus_dataset), max_sentences=max_sentences,
+                            eval=_items(eval_), test=_items(test),
                             max_steps=max_steps, eval_steps=eval_steps, max_seq_length=max_seq_length,
                             device=device, cache=not no_cache, **{k: v for k, v in given.items() if v is not None})
     except ValidationError as err:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentemb.distill.corpus import sentences_line
 from sentemb.model_card import markdown_table, write_model_card
 from sentemb.models.names import card_base_model, hub_model_id
 
@@ -50,9 +51,9 @@ def card_section(summary: dict[str, Any]) -> str:
                  "Load it with `sentence_transformers.SentenceTransformer(PATH)` or `sentemb.load(PATH)`.")
     c = summary["corpus"]
     parts.append("\n### Training\n")
-    parts.append(f"Corpus: {c['sentences']} unique sentences ("
+    parts.append(f"Corpus: {sentences_line(c)} from "
                  + "; ".join(f"`{s['source']}` {s['sentences']}" for s in c["sources"])
-                 + f"; {c['duplicates_removed']} duplicates removed"
+                 + f" ({c['duplicates_removed']} duplicates removed"
                  + (f", {c['blank_removed']} blank lines" if c["blank_removed"] else "")
                  + f"), SHA-256 `{c['sha256'][:16]}…`.")
     tv = summary["teacher_vectors"]

@@ -23,6 +23,8 @@ class DistillConfig(HyperParams, StageConfig):
     corpus: list[str] = Field(default_factory=list)  # files: .txt one sentence per line, .jsonl/.csv/.tsv/.parquet
     corpus_column: str | None = None  # the text column of tabular / jsonl corpus files
     corpus_datasets: list[str] = Field(default_factory=list)  # registry datasets: their unique sentences
+    max_sentences: int | None = Field(None, ge=1, description="train on a seeded sample of this many unique "
+                                      "corpus sentences (drawn with `seed` before the teacher encodes them)")
     sim_weight: float = Field(0.0, ge=0, description="weight of the in-batch similarity-matrix term")
     test: list[str] = Field(default_factory=list)  # registry sets scored at the end (teacher vs student)
     max_seq_length: int | None = Field(None, ge=1)

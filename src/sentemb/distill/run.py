@@ -141,7 +141,7 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
 
     from sentemb.data.registry import resolve_data_dir
     from sentemb.distill.card import write_card
-    from sentemb.distill.corpus import build_corpus, check_size
+    from sentemb.distill.corpus import build_corpus, check_size, sample_corpus
     from sentemb.distill.student import count_parameters, refuse_exported
     from sentemb.distill.teacher_cache import corpus_hash, teacher_vectors
     from sentemb.models import load
@@ -164,9 +164,10 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
     set_seed(cfg.seed)
     teacher = load(cfg.teacher, max_seq_length=cfg.max_seq_length, device=cfg.device)
     student, student_info = build_student(cfg, teacher, console)
-    corpus = build_corpus(cfg.corpus, cfg.corpus_datasets, data_dir, cfg.corpus_column, base_dir)
+    corpus = sample_corpus(build_corpus(cfg.corpus, cfg.corpus_datasets, data_dir, cfg.corpus_column, base_dir),
+                           cfg.max_sentences, cfg.seed)
     check_size(corpus, cfg.batch_size)
-    console.print(f"corpus: {len(corpus.texts)} unique sentences from {corpus.describe()} "
+    console.print(f"corpus: {corpus.describe_sample()} from {corpus.describe()} "
                   f"({corpus.duplicates} duplicates" + (f", {corpus.blank} blank lines" if corpus.blank else "")
                   + " removed)")
     dev_sets = load_eval_sets(cfg.eval, data_dir, base_dir)
@@ -197,7 +198,8 @@ def run_distill(cfg: DistillConfig, output_dir: str | Path, *, data_dir: str | N
                             "seconds": tv.seconds},
         "hyper_parameters": {k: v for k, v in fingerprint(cfg, DistillConfig).items()
                              if k not in ("teacher", "layers", "keep", "student", "corpus", "corpus_column",
-                                          "corpus_datasets", "eval", "test", "cache", "keep_checkpoints")},
+                                          "corpus_datasets", "max_sentences", "eval", "test", "cache",
+                                          "keep_checkpoints")},
         "eval_sets": [s.name for s in dev_sets],
         "test_sets": [s.name for s in test_sets],
         "training": training,

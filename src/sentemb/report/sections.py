@@ -173,6 +173,7 @@ def _train(r: StageRecord, assets: Path) -> list:
 
 def _distill(r: StageRecord, assets: Path) -> list:
     from sentemb.distill.card import student_line
+    from sentemb.distill.corpus import sentences_line
 
     path = r.output_path("summary")
     if path is None:
@@ -181,7 +182,7 @@ def _distill(r: StageRecord, assets: Path) -> list:
     p, c, tr = s["parameters"], s["corpus"], s["training"]
     blocks: list = [Text(f"Teacher `{s['teacher']}`; student: {student_line(s)}. Parameters: "
                          f"{p['student'] / 1e6:.2f} M of the teacher's {p['teacher'] / 1e6:.2f} M "
-                         f"({100 * p['student'] / p['teacher']:.0f}%). Corpus: {c['sentences']} unique sentences; "
+                         f"({100 * p['student'] / p['teacher']:.0f}%). Corpus: {sentences_line(c)}; "
                          f"{tr['steps']} steps in {tr['train_seconds']} s; {s['wall_seconds']} s in all.")]
     if s.get("results"):
         blocks.append(Table(["split", "dataset", "pairs", "teacher", "student", "gap"],
