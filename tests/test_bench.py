@@ -22,6 +22,12 @@ TEXTS = ["为什么我的花呗额度不能用了", "今天天气很好", "借�
 FAST = dict(batch_sizes=(4, 16), repeats=2, warmup=1, latency_runs=5, threads=1, isolate=False)
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """Accuracy runs go through the embedding cache: each test gets its own."""
+    monkeypatch.setenv("SENTEMB_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="module")
 def tiny_onnx(tiny_zh_dir, tmp_path_factory):
     return export_onnx(str(tiny_zh_dir), tmp_path_factory.mktemp("bench") / "tiny-int8", quantize="int8").path
@@ -165,6 +171,28 @@ def test_accuracy_rows_through_the_evaluator(tiny_zh_dir, tiny_onnx, data_dir):
                        bootstrap=0, batch_size=32, use_cache=False)
     assert want.n == 1361 and ref["accuracy"]["csts-test"] == round(want.spearman, 2)
     assert abs(ref["accuracy"]["csts-test"] - onnx["accuracy"]["csts-test"]) < 5  # int8 of the same model
+
+
+def test_accuracy_reads_the_embedding_cache(tiny_zh_dir, data_dir, tmp_path, monkeypatch):
+    """A sentence-transformers model's accuracy run is served by the cache an earlier evaluation filled."""
+    import sentence_transformers
+
+    from sentemb.evaluation import evaluate
+
+    (want,) = evaluate(str(tiny_zh_dir), datasets=["csts-test"], data_dir=str(data_dir), bootstrap=0)
+    encoded = []
+    real = sentence_transformers.SentenceTransformer.encode
+
+    def counting(self, sentences, *args, **kwargs):
+        encoded.append(1 if isinstance(sentences, str) else len(sentences))
+        return real(self, sentences, *args, **kwargs)
+
+    monkeypatch.setattr(sentence_transformers.SentenceTransformer, "encode", counting)
+    settings = BenchSettings(**{**FAST, "batch_sizes": (16,), "repeats": 1, "datasets": "csts-test",
+                                "data_dir": str(data_dir)})
+    (ref,) = run_bench([str(tiny_zh_dir)], TEXTS, settings).entries
+    assert ref["accuracy"] == {"csts-test": round(want.spearman, 2)}
+    assert max(encoded) <= len(TEXTS)  # speed runs only: none of csts-test's 2,000-odd texts encoded again
 
 
 def test_export_and_bench_stages(tiny_zh_dir, tmp_path):

@@ -150,6 +150,8 @@ def test_eval_tables_equal_results_json(run_dir):
             floor = 2 / (c.get("resamples") or 200)  # a two-sided bootstrap p is known only to 2/B
             assert p == (f"<{floor:.2g}" if c["p_value"] == 0 else f"={c['p_value']:.3f}")
     assert [r[0] for r in models[1:]] == labels
+    # models made by this run are named after their stage (a generic `model` folder) or their own folder
+    assert labels == ["bert", "finetune", "student"]
     assert "Pairs: " + ", ".join(f"{d['column']} {d['n']}" for d in res["datasets"]) + "." in md
 
 
@@ -241,3 +243,45 @@ def test_report_errors(tmp_path):
         build_report(tmp_path)
     res = runner.invoke(app, ["report", str(tmp_path), "-o", str(tmp_path / "r.pdf")])
     assert res.exit_code == 2 and "must be an .html file" in res.output
+
+
+def test_reused_stages_keep_their_duration_and_are_marked(tiny_zh_dir, data_dir, tmp_path):
+    """Resumed run: a stage reused from its record, and a stage that found its finished run folder, both show the
+    duration of the run they reused, marked "reused"; the eval that ran again shows its own."""
+    doc = {"stages": [
+        {"stage": "train", "id": "finetune", "model": str(tiny_zh_dir), "pooling": "mean", "seed": 1,
+         "datasets": [{"dataset": "csts-train", "limit": 32, "objective": "cosent"}], "max_steps": 2,
+         "batch_size": 16},
+        {"stage": "eval", "id": "check", "models": [str(tiny_zh_dir), "${finetune.model}"], "datasets": ["csts-dev"],
+         "bootstrap": 0},
+    ]}
+    p = tmp_path / "pipeline.yaml"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    run = tmp_path / "run"
+    run_pipeline(p, run, data_dir=str(data_dir))
+    first = {sid: _stage(run, sid) for sid in ("finetune", "check")}
+    assert "reused" not in first["finetune"] and "reused" not in first["check"]
+
+    def overview() -> dict[str, list[str]]:
+        md = Path(build_report(run).markdown).read_text(encoding="utf-8")
+        (table,) = _tables(md)[""]
+        return {r[1]: r for r in table[1:]}
+
+    run_pipeline(p, run, data_dir=str(data_dir), resume=True)  # nothing changed: both reused from their records
+    rows = overview()
+    for sid in ("finetune", "check"):
+        st = _stage(run, sid)
+        assert st["reused"] == {"how": "stage record"} and st["seconds"] == first[sid]["seconds"]
+        assert rows[sid][3] == "reused" and rows[sid][4] == f"{first[sid]['seconds']:.2f}"
+
+    (run / "01-finetune" / "stage.json").unlink()  # the stage runs, finds its finished model folder, returns it
+    run_pipeline(p, run, data_dir=str(data_dir), resume=True)
+    tuned, check = _stage(run, "finetune"), _stage(run, "check")
+    wall = _load(tuned["outputs"]["summary"])["wall_seconds"]
+    assert tuned["seconds"] == wall and tuned["reused"]["how"] == "finished run folder"
+    assert "reused" not in check and check["run_id"] != first["check"]["run_id"]  # its upstream ran: it ran again
+    rows = overview()
+    assert rows["finetune"][3] == "reused" and rows["finetune"][4] == f"{wall:.2f}"
+    assert rows["check"][3] == "done" and rows["check"][4] == f"{check['seconds']:.2f}"
+    res = _load(check["outputs"]["results"])
+    assert [m["label"] for m in res["models"]] == ["bert", "finetune"]

@@ -20,7 +20,9 @@ The whole file is checked before the first stage runs: stage types, ids, every r
 exists, runs earlier and declares that output) and every config, with each reference standing in for
 a value of its declared type. With ``resume``, a stage is reused only when its config, the files it
 names and the runs of the stages it references are all unchanged; a stage whose upstream stage ran
-again runs again.
+again runs again. A reused stage keeps its earlier duration in ``stage.json`` (``seconds``) and is marked
+``reused`` (with the seconds the reuse took), as is a stage that found its finished run folder and
+returned it without running.
 """
 
 from __future__ import annotations
@@ -286,6 +288,8 @@ def run_pipeline(path: str | Path | None = None, output_dir: str | Path | None =
             done = json.loads(record.read_text(encoding="utf-8"))
             if all(done.get(k) == v for k, v in key.items()):
                 console.print(f"[dim]{where}: finished earlier, reusing its outputs[/dim]")
+                write_text(record, json.dumps({**done, "reused": {"how": "stage record"}},
+                                              indent=2, ensure_ascii=False))
                 results[ps.stage_id] = done["outputs"]
                 run_ids[ps.stage_id] = done["run_id"]
                 continue
@@ -302,8 +306,11 @@ def run_pipeline(path: str | Path | None = None, output_dir: str | Path | None =
             raise SentembError(f"{where}: {exc}") from exc
         outputs = {k: str(v) if isinstance(v, Path) else v for k, v in outputs.items()}
         run_ids[ps.stage_id] = uuid.uuid4().hex
+        seconds = round(time.perf_counter() - t0, 2)
+        timing: dict[str, Any] = {"seconds": seconds}
+        if ctx.reused_seconds is not None:  # the stage's own finished run, returned: its duration is the earlier one
+            timing = {"seconds": ctx.reused_seconds, "reused": {"seconds": seconds, "how": "finished run folder"}}
         write_text(record, json.dumps({"stage": ps.stage.name, **key, "run_id": run_ids[ps.stage_id],
-                                       "outputs": outputs, "seconds": round(time.perf_counter() - t0, 2)},
-                                      indent=2, ensure_ascii=False))
+                                       "outputs": outputs, **timing}, indent=2, ensure_ascii=False))
         results[ps.stage_id] = outputs
     return results

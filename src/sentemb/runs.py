@@ -95,7 +95,8 @@ def check_run_output(out: Path, fp: dict[str, Any], resume: bool, *, kind: str, 
         raise SentembError(f"{out}: the config changed since the run started (fields: "
                            f"{', '.join(changed_fields(before, fp))}); resume with the same config, or start a "
                            "new run in another folder")
-    return _finished(out, summary)
+    finished = _finished(out, summary)
+    return {**finished, "reused": True} if finished is not None else None  # marked: not run now
 
 
 def _finished(out: Path, summary: str) -> dict | None:

@@ -37,6 +37,8 @@ class StageContext:
     #: what the stage depends on besides its config (the runs of the stages it references, the files it names);
     #: a stage that keeps a resumable run folder (train, distill) makes it part of that run's fingerprint
     run_key: dict[str, Any] = field(default_factory=dict)
+    #: set by a stage that returned a finished earlier run instead of running: that run's duration in seconds
+    reused_seconds: float | None = None
 
     def path(self, value: str | os.PathLike | None) -> Path | None:
         """A config path, relative to the pipeline file's folder."""

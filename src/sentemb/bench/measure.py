@@ -195,7 +195,7 @@ def _measure(spec: dict[str, Any], texts: list[str], s: dict[str, Any], isolated
             peak, mem_method = sampler.peak, "peak RSS (sampled every 5 ms, in-process) minus RSS before loading"
         else:
             peak, mem_method = _max_rss(), "peak RSS of a fresh process (getrusage) minus RSS before loading"
-        accuracy = _accuracy(model, s) if (s.get("eval") or s.get("datasets")) else {}
+        accuracy = _accuracy(model, spec, s) if (s.get("eval") or s.get("datasets")) else {}
         result = {
             **spec, **facts,
             "threads": threads,
@@ -221,8 +221,13 @@ def _measure(spec: dict[str, Any], texts: list[str], s: dict[str, Any], isolated
         torch.set_num_threads(previous_threads)
 
 
-def _accuracy(model, s: dict[str, Any]) -> dict[str, float]:
-    """100 x Spearman per dataset, by the project's evaluator."""
+def _accuracy(model, spec: dict[str, Any], s: dict[str, Any]) -> dict[str, float]:
+    """100 x Spearman per dataset, by the project's evaluator.
+
+    A sentence-transformers model is scored by its name, as ``sentemb eval`` scores it, so the embedding
+    cache serves the texts an earlier evaluation of the same model files encoded (loaded again only when
+    some are missing); an ONNX model is scored as loaded.
+    """
     from sentemb.errors import SentembError
 
     try:
@@ -230,6 +235,8 @@ def _accuracy(model, s: dict[str, Any]) -> dict[str, float]:
     except ImportError as exc:
         raise SentembError(f"accuracy needs sentemb.evaluation.evaluate, which is not available ({exc})") from None
     suite, datasets = s.get("eval"), s.get("datasets")
-    results = evaluate(model, datasets=datasets, suite=None if datasets else suite, split=s.get("split"),
-                       data_dir=s.get("data_dir"), bootstrap=0, batch_size=32)
+    target = spec["model"] if spec["backend"] == "torch" else model
+    kwargs = {"device": s.get("device")} if spec["backend"] == "torch" else {}
+    results = evaluate(target, datasets=datasets, suite=None if datasets else suite, split=s.get("split"),
+                       data_dir=s.get("data_dir"), bootstrap=0, batch_size=32, **kwargs)
     return {r.dataset: round(float(r.spearman), 2) for r in results}

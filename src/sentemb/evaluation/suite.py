@@ -83,7 +83,8 @@ def run_evaluation(models, datasets=None, suite: str | None = None, split: str |
                    pooling=None, normalize: bool | None = None, max_seq_length: int | None = None,
                    device: str | None = None, batch_size: int = 32, bootstrap: int = sts.DEFAULT_RESAMPLES,
                    seed: int = 0, worst: int = 0, use_cache: bool = True, cache_root=None,
-                   console: Console | None = None, progress: bool = True) -> EvalReport:
+                   console: Console | None = None, progress: bool = True,
+                   labels: list[str] | None = None) -> EvalReport:
     """Evaluate one or more models on the requested datasets; see the module docstring.
 
     Args:
@@ -93,6 +94,7 @@ def run_evaluation(models, datasets=None, suite: str | None = None, split: str |
         pooling: one pooling for all models, or a list with one per model.
         bootstrap: resamples for the intervals (0: none); ``seed`` makes them reproducible.
         worst: keep the ``worst`` pairs with the largest rank gap per model and dataset.
+        labels: the models' row names, one per model, all different (default: see :func:`model_labels`).
         use_cache / cache_root: the on-disk embedding cache (see ``sentemb.evaluation.cache``).
     """
     t0 = time.perf_counter()
@@ -103,7 +105,11 @@ def run_evaluation(models, datasets=None, suite: str | None = None, split: str |
     if not models:
         raise SentembError("no model to evaluate")
     poolings = _poolings(pooling, len(models))
-    labels = model_labels(models, poolings)
+    if labels is None:
+        labels = model_labels(models, poolings)
+    elif len(labels) != len(models) or len(set(labels)) < len(labels):
+        raise SentembError(f"give one distinct label per model: {len(labels)} label(s) for {len(models)} model(s)"
+                           + ("" if len(set(labels)) == len(labels) else " (repeated)"))
     data = load_datasets(datasets, suite, split, pairs_files, data_dir, columns, label_range, console)
     texts = list(dict.fromkeys(t for d in data for side in (d.a, d.b) for t in side))
     pos = {t: i for i, t in enumerate(texts)}

@@ -42,6 +42,10 @@ def build_report(run_dir: str | Path, output: str | Path | None = None, title: s
                   f"report written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. "
                   "Every number below is read from the stage folders' JSON files."),
              overview(records)]
+    reused = [r.stage_id for r in records if r.finished and r.reused]
+    if reused:
+        intro.append(Text(f"Reused from an earlier run (not run again): {', '.join(reused)}; their seconds are "
+                          "those of the run they reused."))
     sections: list[Section] = [stage_section(r, assets) for r in records]
     write_text(md_path, render_markdown(title, intro, sections, md_path.parent))
     write_text(html_path, render_html(title, intro, sections))

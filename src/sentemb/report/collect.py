@@ -19,7 +19,8 @@ class StageRecord:
     stage_id: str
     folder: Path
     kind: str | None = None  # the stage type; None when the stage did not finish
-    seconds: float | None = None
+    seconds: float | None = None  # how long the stage ran (for a reused stage: its earlier run)
+    reused: dict[str, Any] | None = None  # set when this run reused an earlier run of the stage
     outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -54,6 +55,7 @@ def read_run(run_dir: str | Path) -> list[StageRecord]:
             except json.JSONDecodeError as exc:
                 raise SentembError(f"{meta}: not valid JSON ({exc})") from None
             rec.kind, rec.seconds, rec.outputs = data.get("stage"), data.get("seconds"), data.get("outputs") or {}
+            rec.reused = data.get("reused")
         records.append(rec)
     if not records:
         raise SentembError(f"{root} holds no pipeline stage folders (NN-id/); is it the output of `sentemb run`?")

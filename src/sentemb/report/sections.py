@@ -12,10 +12,10 @@ from sentemb.report.curves import curve_table, plot_curve
 
 
 def overview(records: list[StageRecord]) -> Table:
-    """Every stage with its type, outcome and duration."""
+    """Every stage with its type, outcome and duration (a reused stage: the duration of the run it reused)."""
     rows = []
     for r in records:
-        outcome = "done" if r.finished else "not finished (no stage.json)"
+        outcome = ("reused" if r.reused else "done") if r.finished else "not finished (no stage.json)"
         secs = "–" if r.seconds is None else f"{r.seconds:.2f}"
         rows.append([str(r.index), r.stage_id, r.kind or "?", outcome, secs, _key_outputs(r)])
     total = sum(r.seconds or 0 for r in records)

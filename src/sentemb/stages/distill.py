@@ -33,6 +33,8 @@ def run_distill_stage(cfg: DistillStageConfig, ctx: StageContext) -> dict:
     summary = run_distill(settings, work, data_dir=ctx.data_dir, base_dir=ctx.pipeline_dir, resume=resume,
                           console=ctx.console, run_key=ctx.run_key or None)
     finish_stage_run(work, out, SUMMARY)
+    if summary.get("reused"):
+        ctx.reused_seconds = summary.get("wall_seconds")
     if summary["results"]:
         from sentemb.distill.card import results_table
 

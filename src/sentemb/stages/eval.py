@@ -4,6 +4,9 @@ Config::
 
     - stage: eval
       models: [${train.model}, minilm-offline]   # or `model: ...` for one
+      labels: [fine-tuned, base]                 # optional row names; default: a model made by an earlier
+                                                 # stage of this run is named after that stage ("train"),
+                                                 # unless its folder has its own name; others by their name
       suite: zh                                  # or datasets: [lcqmc-test, bq-test]
       split: test                                # optional: swap every dataset to this split
       pairs: [my-pairs.tsv]                      # optional user files of scored pairs
@@ -17,16 +20,22 @@ Writes ``results.json``, ``results.md``, ``results.csv`` and ``chart.png`` into 
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from pydantic import field_validator, model_validator
 
 from sentemb.stage_config import StageConfig
 from sentemb.stage_registry import StageContext, register_stage
 from sentemb.stages.checks import check_eval
 
+_STAGE_DIR = re.compile(r"^\d+-(.+)$")  # a stage folder of a run: NN-id
+
 
 class EvalConfig(StageConfig):
     model: str | None = None
     models: list[str] | str | None = None
+    labels: list[str] | None = None
     suite: str | None = None
     datasets: list[str] | str | None = None
     split: str | None = None
@@ -54,6 +63,9 @@ class EvalConfig(StageConfig):
             raise ValueError("give `model` or `models`")
         if self.suite is None and not self.datasets and not self.pairs:
             raise ValueError("give `suite`, `datasets` or `pairs`")
+        if self.labels is not None and (len(self.labels) != len(self.all_models())
+                                        or len(set(self.labels)) < len(self.labels)):
+            raise ValueError(f"`labels`: give one distinct label per model ({len(self.all_models())})")
         if self.bootstrap < 0 or self.worst < 0:
             raise ValueError("`bootstrap` and `worst` must be >= 0")
         return self
@@ -70,6 +82,7 @@ def run_eval(cfg: EvalConfig, ctx: StageContext) -> dict:
     from sentemb.evaluation.suite import run_evaluation
 
     models = [str(ctx.path(m)) if ctx.path(m).exists() else m for m in cfg.all_models()]
+    labels = cfg.labels or stage_labels(models, ctx.output_dir.parent)
     pairs = [ctx.path(p) for p in cfg.pairs or []]
     suite, datasets, split = cfg.suite, cfg.datasets, cfg.split
     if cfg.fallback_pairs and not _datasets_available(cfg, ctx.data_dir):
@@ -81,13 +94,34 @@ def run_eval(cfg: EvalConfig, ctx: StageContext) -> dict:
                          data_dir=ctx.data_dir, columns=cfg.columns, label_range=cfg.label_range,
                          pooling=cfg.pooling, max_seq_length=cfg.max_seq_length, device=cfg.device,
                          batch_size=cfg.batch_size, bootstrap=cfg.bootstrap, seed=cfg.seed, worst=cfg.worst,
-                         use_cache=cfg.cache, console=ctx.console)
+                         use_cache=cfg.cache, console=ctx.console, labels=labels)
     out = ctx.output_dir
     paths = {"results": out / "results.json", "table": out / "results.md", "csv": out / "results.csv",
              "chart": out / "chart.png"}
     report.write_outputs(res, paths["results"], paths["csv"], paths["table"], paths["chart"])
     ctx.console.print(report.markdown_table(res), markup=False, highlight=False, soft_wrap=True)
     return paths
+
+
+def stage_labels(models: list[str], run_dir: Path) -> list[str] | None:
+    """Row names for models made in this run: a stage's generic ``model`` folder (``NN-finetune/model``) is
+    named after its stage (``finetune``), another folder by its own name; other models by the name given.
+    None (the evaluator's own labels) when no model comes from this run or two names would be equal."""
+    run_dir = run_dir.resolve()
+    labels, ours = [], False
+    for m in models:
+        p = Path(m)
+        try:
+            rel = p.resolve().relative_to(run_dir) if p.exists() else None
+        except ValueError:
+            rel = None
+        stage = _STAGE_DIR.match(rel.parts[0]) if rel is not None and len(rel.parts) >= 2 else None
+        if stage is None:
+            labels.append(p.resolve().name if p.exists() else m)
+            continue
+        ours = True
+        labels.append(stage.group(1) if rel.parts[-1] == "model" else rel.parts[-1])
+    return labels if ours and len(set(labels)) == len(labels) else None
 
 
 def _datasets_available(cfg: EvalConfig, data_dir: str | None) -> bool:

@@ -24,6 +24,8 @@ def run_train(cfg: TrainConfig, ctx: StageContext) -> dict:
     summary = run_training(cfg, work, resume=resume, data_dir=ctx.data_dir, base_dir=ctx.pipeline_dir,
                            console=ctx.console, run_key=ctx.run_key or None)
     finish_stage_run(work, out, SUMMARY)
+    if summary.get("reused"):
+        ctx.reused_seconds = summary.get("wall_seconds")
     outputs = {"model": out, "summary": out / SUMMARY}
     for row in summary.get("test", []):
         outputs[f"test_{row['dataset']}"] = row["spearman"]
