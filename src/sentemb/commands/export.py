@@ -15,10 +15,13 @@ def export(
     model: Annotated[str, typer.Argument(help="Model folder, hub id or alias (minilm-offline) to export.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write: model.onnx, tokenizer, sentemb_onnx.json.")],
     fmt: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
-    quantize: Annotated[str | None, typer.Option(help="int8: dynamic int8 quantisation for CPU inference.")] = None,
+    quantize: Annotated[str | None, typer.Option(help="int8: int8 weights for CPU inference (see --int8-mode).")] = None,
+    int8_mode: Annotated[str | None, typer.Option(
+        help="int8: dynamic (default; activations quantised per batch, fastest) or weight-only (a text gets the "
+             "same vector in any batch, e.g. when served; closer to fp32; about half the batch speed).")] = None,
     optimize: Annotated[bool, typer.Option(help="Fuse attention, layer-norm and GELU sub-graphs (onnxruntime optimiser).")] = False,
     fp16: Annotated[bool, typer.Option(help="Half-precision graph for GPU inference (onnxruntime-gpu).")] = False,
-    per_channel: Annotated[bool, typer.Option(help="int8: one weight scale per output channel (more accurate).")] = True,
+    per_channel: Annotated[bool, typer.Option(help="dynamic int8: one weight scale per output channel (more accurate).")] = True,
     opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
     pooling: PoolingOpt = None,
     normalize: Annotated[bool | None, typer.Option("--normalize/--no-normalize",
@@ -36,10 +39,11 @@ def export(
     from sentemb.export import export_onnx
     from sentemb.export.onnx import check_options
 
-    check_options(fmt, quantize, fp16)
-    console.print(f"exporting {model} to {fmt}" + (f" ({quantize})" if quantize else " (fp16)" if fp16 else ""))
+    check_options(fmt, quantize, fp16, int8_mode)
+    what = f" ({quantize}, {int8_mode or 'dynamic'})" if quantize else " (fp16)" if fp16 else ""
+    console.print(f"exporting {model} to {fmt}{what}")
     r = export_onnx(model, output, fmt=fmt, quantize=quantize, optimize=optimize, fp16=fp16, per_channel=per_channel,
-                    opset=opset, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length,
+                    int8_mode=int8_mode, opset=opset, pooling=pooling, normalize=normalize, max_seq_length=max_seq_length,
                     overwrite=overwrite)
     from sentemb.export.manifest import check_lines
 

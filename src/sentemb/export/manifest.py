@@ -5,7 +5,8 @@ An exported folder holds the ONNX graph (``model.onnx``), the tokenizer files an
     {"format": "sentemb-onnx", "version": 1, "file": "model.onnx",
      "inputs": ["input_ids", "attention_mask", "token_type_ids"], "output": "sentence_embedding",
      "dimension": 384, "max_seq_length": 256, "normalize": true, "pooling": "mean",
-     "precision": "int8", "optimized": true, "parameters": 22713216, "source": "...", ...}
+     "precision": "int8", "int8_mode": "dynamic", "optimized": true, "parameters": 22713216,
+     "source": "...", ...}
 
 This module imports nothing heavy, so ``sentemb.load`` can recognise such a folder cheaply.
 """
@@ -65,7 +66,9 @@ def check_lines(check: dict[str, dict[str, Any]]) -> list[str]:
         line = (f"check {stage:9s} min cosine to the torch model {c['min_cosine']:.6f} "
                 f"(max abs diff {c['max_abs_diff']:.2e}, {c['texts']} texts)")
         if "passed" in c:
+            hint = ("per-channel scales are more accurate" if c.get("mode", "dynamic") == "dynamic" else
+                    "weight-only int8 does not suit this model")
             line += (f"; threshold {c['threshold']}: " + ("passed" if c["passed"] else
-                     "FAILED (the int8 vectors drift from the model's; per-channel scales are more accurate)"))
+                     f"FAILED (the int8 vectors drift from the model's; {hint})"))
         lines.append(line)
     return lines

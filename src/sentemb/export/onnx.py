@@ -10,6 +10,12 @@ It uses torch's TorchScript-based ONNX exporter: sentence-transformers' own ONNX
 ``optimum-onnx``, which requires transformers < 4.58, and it exports only the token states (pooling
 stays in Python). Before the folder is final, sample sentences go through it (saved tokenizer, graph) and
 through the torch model, and the two sets of vectors must agree.
+
+int8 comes in two modes (``int8_mode``, recorded in the manifest; see :mod:`sentemb.export.quantize`):
+``dynamic`` (the default, fastest on CPU) quantises activations with one scale per batch, so a text's
+vector depends a little on the other texts of its batch; ``weight-only`` gives every text the same vector
+in any batch and stays closer to fp32, at about half the batch throughput on onnxruntime 1.32
+(``benchmarks/int8_modes.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import torch
 from sentemb.atomic import atomic_path
 from sentemb.errors import SentembError, unknown_name
 from sentemb.export.manifest import write_manifest
+from sentemb.export.quantize import INT8_MODES, WEIGHT_ONLY_BLOCK
 
 FORMATS = ("onnx",)
 QUANTIZATIONS = ("int8",)
@@ -78,14 +85,19 @@ class ExportResult:
     fused: dict[str, int] = field(default_factory=dict)
 
 
-def check_options(fmt: str, quantize: str | None, fp16: bool) -> None:
-    """Refuse an unknown format or quantisation, or a contradictory combination."""
+def check_options(fmt: str, quantize: str | None, fp16: bool, int8_mode: str | None = None) -> None:
+    """Refuse an unknown format, quantisation or int8 mode, or a contradictory combination."""
     if fmt not in FORMATS:
         raise unknown_name("export format", fmt, FORMATS)
     if quantize is not None and quantize not in QUANTIZATIONS:
         raise unknown_name("quantisation", quantize, QUANTIZATIONS)
     if quantize and fp16:
         raise SentembError("choose int8 quantisation (CPU) or fp16 (GPU), not both")
+    if int8_mode is not None:
+        if int8_mode not in INT8_MODES:
+            raise unknown_name("int8 mode", int8_mode, INT8_MODES)
+        if quantize != "int8":
+            raise SentembError(f"int8 mode {int8_mode!r} applies to int8 quantisation only: add --quantize int8")
 
 
 def check_exportable(model) -> None:
@@ -169,7 +181,7 @@ def check_folder(model, folder: Path, manifest: dict[str, Any], graph: str, devi
 
 
 def _describe(model, source: str | None, names: list[str], precision: str, optimize: bool, quantize, per_channel,
-              opset: int) -> dict[str, Any]:
+              int8_mode: str | None, opset: int) -> dict[str, Any]:
     import onnxruntime
     from sentence_transformers.sentence_transformer.modules import Normalize
 
@@ -186,7 +198,10 @@ def _describe(model, source: str | None, names: list[str], precision: str, optim
         "pooling": pooling_name(model),
         "precision": precision,
         "optimized": bool(optimize),
-        "per_channel": bool(per_channel) if quantize else None,
+        "int8_mode": int8_mode if quantize else None,
+        # dynamic mode's weight scales per output channel; weight-only has per-block scales
+        "per_channel": bool(per_channel) if quantize and int8_mode == "dynamic" else None,
+        "block_size": WEIGHT_ONLY_BLOCK if quantize and int8_mode == "weight-only" else None,
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "model_type": getattr(config, "model_type", None),
         "source": source or str(getattr(config, "_name_or_path", "") or "") or None,
@@ -198,23 +213,28 @@ def _describe(model, source: str | None, names: list[str], precision: str, optim
 
 
 def export_onnx(model, output: str | os.PathLike, fmt: str = "onnx", quantize: str | None = None,
-                optimize: bool = False, fp16: bool = False, per_channel: bool = True, opset: int = DEFAULT_OPSET,
+                optimize: bool = False, fp16: bool = False, per_channel: bool = True, int8_mode: str | None = None,
+                opset: int = DEFAULT_OPSET,
                 pooling: str | None = None, normalize: bool | None = None, max_seq_length: int | None = None,
                 overwrite: bool = False) -> ExportResult:
     """Export ``model`` (a name, folder or loaded ``SentenceTransformer``) to an ONNX folder at ``output``.
 
     Args:
         fmt: export format; only ``onnx``.
-        quantize: ``int8`` for dynamic int8 quantisation (CPU), ``None`` for float.
-        optimize: fuse attention / layer-norm / GELU sub-graphs with onnxruntime's transformer optimiser.
+        quantize: ``int8`` for int8 weights (CPU), ``None`` for float.
+        optimize: fuse attention / layer-norm / GELU sub-graphs with onnxruntime's transformer optimiser
+            (with ``weight-only`` int8, attention stays unfused so its projections are quantised too).
         fp16: half-precision graph for GPU execution (not with ``quantize``).
-        per_channel: int8 weight scales per output channel (more accurate) rather than per tensor.
+        per_channel: dynamic int8: weight scales per output channel (more accurate) rather than per tensor.
+        int8_mode: ``dynamic`` (default: activations quantised per batch, fastest) or ``weight-only``
+            (8-bit MatMulNBits: a text's vector is the same in any batch, closer to fp32, slower).
         pooling, normalize, max_seq_length: as for :func:`sentemb.load`, when ``model`` is a name.
         overwrite: replace ``output`` even if it holds files that are not an earlier export (refused otherwise).
 
     The folder holds ``model.onnx``, the tokenizer files and ``sentemb_onnx.json``; ``sentemb.load`` reads it.
     """
-    check_options(fmt, quantize, fp16)
+    check_options(fmt, quantize, fp16, int8_mode)
+    int8_mode = (int8_mode or INT8_MODES[0]) if quantize else None
     from sentemb.export.manifest import MANIFEST
     from sentemb.runs import check_output_folder
 
@@ -256,7 +276,7 @@ def export_onnx(model, output: str | os.PathLike, fmt: str = "onnx", quantize: s
             folder.mkdir()
             model[0].tokenizer.save_pretrained(str(folder))
             names = _trace_onnx(model, folder / "traced.onnx", opset)
-            manifest = _describe(model, source, names, precision, optimize, quantize, per_channel, opset)
+            manifest = _describe(model, source, names, precision, optimize, quantize, per_channel, int8_mode, opset)
             graphs = ["traced.onnx"]
             as_fp32 = {**manifest, "precision": "fp32"}
             check = {"fp32": check_folder(model, folder, as_fp32, graphs[-1])}
@@ -268,7 +288,8 @@ def export_onnx(model, output: str | os.PathLike, fmt: str = "onnx", quantize: s
                 graphs.append("optimized.onnx")
                 fused = optimize_graph(folder / graphs[-2], folder / graphs[-1],
                                        num_heads=getattr(config, "num_attention_heads", 0) or 0,
-                                       hidden_size=getattr(config, "hidden_size", 0) or 0, use_gpu=fp16)
+                                       hidden_size=getattr(config, "hidden_size", 0) or 0, use_gpu=fp16,
+                                       attention=int8_mode != "weight-only")
                 if not fp16:
                     check["optimized"] = check_folder(model, folder, as_fp32, graphs[-1])
                     if check["optimized"]["min_cosine"] < MIN_COSINE_FP32:
@@ -276,9 +297,10 @@ def export_onnx(model, output: str | os.PathLike, fmt: str = "onnx", quantize: s
                                            f"{check['optimized']['min_cosine']}); export without --optimize")
             if quantize:
                 graphs.append("int8.onnx")
-                quantize_int8(folder / graphs[-2], folder / graphs[-1], per_channel=per_channel)
+                quantize_int8(folder / graphs[-2], folder / graphs[-1], per_channel=per_channel, mode=int8_mode)
                 c = check_folder(model, folder, {**manifest, "precision": "int8"}, graphs[-1])
-                check["int8"] = {**c, "threshold": MIN_COSINE_INT8, "passed": c["min_cosine"] >= MIN_COSINE_INT8}
+                check["int8"] = {**c, "mode": int8_mode, "threshold": MIN_COSINE_INT8,
+                                 "passed": c["min_cosine"] >= MIN_COSINE_INT8}
             if fp16:
                 import onnxruntime
 

@@ -16,6 +16,7 @@ class ExportConfig(StageConfig):
     optimize: bool = False
     fp16: bool = False
     per_channel: bool = True
+    int8_mode: Literal["dynamic", "weight-only"] | None = None
     opset: int = 17
     pooling: str | None = None
     normalize: bool | None = None
@@ -33,7 +34,7 @@ def run_export(cfg: ExportConfig, ctx: StageContext) -> dict:
     local = ctx.path(cfg.model)
     model = str(local) if local.exists() else cfg.model  # a folder beside the pipeline file, or a name
     r = export_onnx(model, target, fmt=cfg.format, quantize=cfg.quantize, optimize=cfg.optimize, fp16=cfg.fp16,
-                    per_channel=cfg.per_channel, opset=cfg.opset, pooling=cfg.pooling, normalize=cfg.normalize,
+                    per_channel=cfg.per_channel, int8_mode=cfg.int8_mode, opset=cfg.opset, pooling=cfg.pooling, normalize=cfg.normalize,
                     max_seq_length=cfg.max_seq_length)
     from sentemb.export.manifest import check_lines
 
