@@ -487,6 +487,48 @@ def test_batcher_gives_each_caller_its_own_rows_within_the_budgets():
         assert len(batch) == 1 or max(map(len, batch)) * len(batch) <= 120
 
 
+def _padded_cost(groups, lengths, call_cost):
+    return sum(call_cost + max(lengths[i] for i in g) * len(g) for g in groups)
+
+
+@pytest.mark.parametrize("call_cost", [0, 3, 16, 1000])
+def test_length_groups_is_the_cheapest_split_into_calls(call_cost):
+    import itertools
+    import random
+
+    from sentemb.serving.batcher import length_groups
+
+    rng = random.Random(call_cost)
+    for _ in range(30):
+        lengths = [rng.choice([3, 5, 8, 9, 14, 30, 60]) for _ in range(rng.randint(1, 9))]
+        groups = length_groups(lengths, call_cost)
+        assert sorted(i for g in groups for i in g) == list(range(len(lengths)))  # each input exactly once
+        assert all(g == sorted(g) for g in groups)  # a call keeps the batch's order
+        # brute force: every split of the length-sorted inputs into consecutive runs
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        best = min(_padded_cost([order[a:b] for a, b in zip((0, *cuts), (*cuts, len(order)))], lengths, call_cost)
+                   for r in range(len(order)) for cuts in itertools.combinations(range(1, len(order)), r))
+        assert _padded_cost(groups, lengths, call_cost) == pytest.approx(best)
+    assert length_groups([5, 60, 5, 60], 1000) == [[0, 1, 2, 3]]  # calls too dear to split
+    assert length_groups([5, 60, 5, 60], 0) == [[0, 2], [1, 3]]  # padding too dear to share
+
+
+def test_batcher_splits_a_mixed_batch_by_length():
+    calls: list[list[str]] = []
+    texts = ["a" * n for n in (4, 60, 5, 58, 4, 61)]
+
+    async def main():
+        b = MicroBatcher(_fake_encode(calls), max_batch_size=64, max_wait_ms=50, call_cost_tokens=16)
+        b.start()
+        rows = await asyncio.gather(*(b.submit([t], [len(t)]) for t in texts))
+        await b.close()
+        return rows
+
+    rows = asyncio.run(main())
+    assert [r[0, 0] for r in rows] == [len(t) for t in texts]  # each caller its own row
+    assert sorted(map(sorted, calls)) == [sorted(texts[i] for i in (0, 2, 4)), sorted(texts[i] for i in (1, 3, 5))]
+
+
 def test_batcher_refuses_beyond_the_queue_and_isolates_a_failing_request():
     calls: list[list[str]] = []
 

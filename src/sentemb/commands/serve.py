@@ -23,6 +23,9 @@ def serve(
     max_batch_tokens: Annotated[int, typer.Option(help="Padded-token budget of one model call.")] = 16384,
     max_batch_size: Annotated[int, typer.Option(help="Most inputs per model call (1 turns batching off).")] = 128,
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait for a batch to fill, in milliseconds.")] = 2.0,
+    call_cost_tokens: Annotated[float, typer.Option(
+        help="Fixed cost of one model call, in tokens: a batch is split into calls of similar length where "
+             "the padding saved is worth more than the extra calls (0: split at every length change).")] = 16.0,
     max_queue: Annotated[int, typer.Option(help="Most inputs waiting for the model; beyond it: 429.")] = 4096,
     max_client_batch: Annotated[int, typer.Option(help="Most inputs in one request; beyond it: 422.")] = 2048,
     max_input_chars: Annotated[int, typer.Option(help="Character limit of one input (see --truncate).")] = 16384,
@@ -53,7 +56,8 @@ def serve(
     from sentemb.serving.server import serve as run_server
 
     config = ServeConfig(api_key=api_key, max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size,
-                         max_wait_ms=max_wait_ms, max_queue=max_queue, max_client_batch=max_client_batch,
+                         max_wait_ms=max_wait_ms, call_cost_tokens=call_cost_tokens, max_queue=max_queue,
+                         max_client_batch=max_client_batch,
                          max_input_chars=max_input_chars, truncate=truncate, max_body_bytes=max_body_bytes).check()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     console.print(f"loading {model} ...")

@@ -48,10 +48,12 @@ class OnnxEncoder:
         normalize: override the folder's L2 normalisation (``None`` keeps it; ``False`` on a graph that
             normalises inside cannot be honoured and is refused).
         max_seq_length: token limit (at most the exported one's model limit).
+        spinning: let idle onnxruntime threads spin (fastest for back-to-back calls, as in offline encoding);
+            a server turns it off so that waiting threads do not take the CPU its event loop needs.
     """
 
     def __init__(self, path: str | os.PathLike, device: str | None = None, threads: int | None = None,
-                 normalize: bool | None = None, max_seq_length: int | None = None):
+                 normalize: bool | None = None, max_seq_length: int | None = None, spinning: bool = True):
         try:
             import onnxruntime as ort
         except ImportError:
@@ -71,6 +73,9 @@ class OnnxEncoder:
         if threads:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
+        if not spinning:  # idle worker threads sleep instead of spinning: they leave the CPU to a server's
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # event loop
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.threads = int(threads) if threads else None
         try:
             self.session = ort.InferenceSession(str(self.path / m["file"]), options, providers=providers)
@@ -189,7 +194,7 @@ class OnnxEncoder:
 
 def load_onnx(path: str | os.PathLike, device: str | None = None, normalize: bool | None = None,
               max_seq_length: int | None = None, threads: int | None = None, pooling: str | None = None,
-              ) -> OnnxEncoder:
+              spinning: bool = True) -> OnnxEncoder:
     """Open an exported folder; ``threads`` defaults to ``$SENTEMB_ONNX_THREADS`` when set.
 
     ``pooling`` is accepted for the signature of :func:`sentemb.load` only: the pooling is part of the graph.
@@ -199,4 +204,5 @@ def load_onnx(path: str | os.PathLike, device: str | None = None, normalize: boo
                            f"({read_manifest(path).get('pooling')}); export the original model with --pooling")
     if threads is None and os.environ.get("SENTEMB_ONNX_THREADS", "").strip():
         threads = int(os.environ["SENTEMB_ONNX_THREADS"])
-    return OnnxEncoder(path, device=device, threads=threads, normalize=normalize, max_seq_length=max_seq_length)
+    return OnnxEncoder(path, device=device, threads=threads, normalize=normalize, max_seq_length=max_seq_length,
+                       spinning=spinning)

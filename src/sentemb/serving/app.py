@@ -36,7 +36,8 @@ class ServerState:
         self.backend, self.config, self.metrics = backend, config, metrics
         self.batcher = MicroBatcher(backend.encode, max_batch_tokens=config.max_batch_tokens,
                                     max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms,
-                                    max_queue=config.max_queue, on_batch=metrics.observe_batch)
+                                    max_queue=config.max_queue, call_cost_tokens=config.call_cost_tokens,
+                                    on_batch=metrics.observe_batch)
         self.ready = False
         self.draining = False
         self.started = int(time.time())

@@ -4,7 +4,9 @@ Every input of every request becomes one item in a bounded queue. A single worke
 token budget (``max_batch_tokens`` counts padded tokens: longest input x batch size, as the model pays for
 them) and a size limit, always including the oldest waiting item and filling up with items of similar
 length, waiting at most ``max_wait_ms`` for a batch to fill. The model runs in one worker thread, off the
-event loop. Each request gets exactly its own rows, in order. A full queue refuses new work at once
+event loop. A batch whose inputs differ much in length is run as several model calls of similar length
+(:func:`length_groups`): padding a short sentence to the longest one in a batch costs more than a second
+call. Each request gets exactly its own rows, in order. A full queue refuses new work at once
 (:class:`QueueFull`); a request whose client went away is dropped from the queue. When a model call raises,
 each request of that batch is run again on its own, so only the request whose inputs make the model fail
 gets an error (:class:`BatchFailed`) and the others their vectors.
@@ -64,6 +66,30 @@ class BatchStats:
     failed: bool
 
 
+def length_groups(lengths: list[int], call_cost: float) -> list[list[int]]:
+    """Split one batch into model calls: positions of ``lengths`` grouped so that the padded tokens of all
+    calls plus ``call_cost`` tokens for each call is smallest (exact, by dynamic programming over the
+    positions sorted by length). ``call_cost`` is the fixed price of one call in tokens; 0 gives one call
+    per distinct length, a large value a single call."""
+    n = len(lengths)
+    if n <= 1:
+        return [list(range(n))]
+    order = sorted(range(n), key=lengths.__getitem__)
+    width = np.asarray([lengths[i] for i in order], dtype=np.float64)
+    best = np.zeros(n + 1)
+    start = np.zeros(n + 1, dtype=np.int64)
+    for j in range(1, n + 1):  # the last call holds sorted positions i..j-1, padded to width[j-1]
+        i = np.arange(j)
+        cost = best[:j] + call_cost + width[j - 1] * (j - i)
+        k = int(np.argmin(cost))
+        best[j], start[j] = cost[k], k
+    groups, j = [], n
+    while j > 0:
+        groups.append(sorted(order[start[j]:j]))  # each call keeps the batch's order
+        j = int(start[j])
+    return groups[::-1]
+
+
 class MicroBatcher:
     """Groups inputs of concurrent requests into model calls.
 
@@ -73,17 +99,20 @@ class MicroBatcher:
         max_batch_size: most inputs per model call.
         max_wait_ms: longest wait for a batch to fill once an input is waiting.
         max_queue: most inputs waiting; more are refused with :class:`QueueFull`.
+        call_cost_tokens: fixed cost of one model call, in tokens, for splitting a batch by length
+            (:func:`length_groups`).
         on_batch: called with :class:`BatchStats` after each model call.
     """
 
     def __init__(self, encode: Callable[[list[str]], np.ndarray], max_batch_tokens: int = 16384,
                  max_batch_size: int = 128, max_wait_ms: float = 2.0, max_queue: int = 4096,
-                 on_batch: Callable[[BatchStats], None] | None = None):
+                 call_cost_tokens: float = 16.0, on_batch: Callable[[BatchStats], None] | None = None):
         self.encode = encode
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue = max_queue
+        self.call_cost = call_cost_tokens
         self.on_batch = on_batch
         self._pending: list[_Item] = []
         self._seq = 0
@@ -187,41 +216,60 @@ class MicroBatcher:
         self._pending = [it for it in items if id(it) not in taken]
         return sorted(batch)
 
+    def _encode_groups(self, groups: list[list[str]]) -> list[tuple[np.ndarray | None, Exception | None, float]]:
+        """Worker thread: one model call per group; its rows or its exception, and its duration."""
+        out = []
+        for texts in groups:
+            start = time.perf_counter()
+            try:
+                rows = self.encode(texts)
+                if len(rows) != len(texts):
+                    raise RuntimeError(f"the model returned {len(rows)} vectors for {len(texts)} texts")
+                out.append((rows, None, time.perf_counter() - start))
+            except Exception as exc:  # the model failed on this call
+                out.append((None, exc, time.perf_counter() - start))
+        return out
+
     async def _call(self, loop, batch: list[_Item], retry: bool = True) -> None:
-        texts = [it.job.texts[it.index] for it in batch]
-        start = time.perf_counter()
-        try:
-            rows = await loop.run_in_executor(self._executor, self.encode, texts)
-            if len(rows) != len(texts):
-                raise RuntimeError(f"the model returned {len(rows)} vectors for {len(texts)} texts")
-            error = None
-        except Exception as exc:  # the model failed on this batch
-            rows, error = None, exc
-        if self.on_batch is not None:
-            longest = max(it.tokens for it in batch)
-            self.on_batch(BatchStats(size=len(batch), tokens=sum(it.tokens for it in batch),
-                                     padded_tokens=longest * len(batch), seconds=time.perf_counter() - start,
-                                     failed=error is not None))
-        if error is not None:
-            jobs = list(dict.fromkeys(id(it.job) for it in batch if it.job.live))
-            if retry and len(jobs) > 1:
-                # isolate the culprit: each request's inputs run again on their own, so one request's bad
-                # input does not fail the requests that happened to share its batch
-                for key in jobs:
-                    await self._call(loop, [it for it in batch if id(it.job) == key], retry=False)
-                return
-            for it in batch:
-                if it.job.live:
-                    it.job.future.set_exception(BatchFailed(
-                        f"the model failed on this request's inputs ({type(error).__name__}: {error})"))
-            return
-        for row, it in enumerate(batch):
-            job = it.job
-            if not job.live:
+        groups = [[batch[i] for i in g] for g in length_groups([it.tokens for it in batch], self.call_cost)]
+        results = await loop.run_in_executor(
+            self._executor, self._encode_groups, [[it.job.texts[it.index] for it in g] for g in groups])
+        failed: list[_Item] = []
+        error = None
+        for group, (rows, exc, seconds) in zip(groups, results):
+            if self.on_batch is not None:
+                longest = max(it.tokens for it in group)
+                self.on_batch(BatchStats(size=len(group), tokens=sum(it.tokens for it in group),
+                                         padded_tokens=longest * len(group), seconds=seconds,
+                                         failed=exc is not None))
+            if exc is not None:
+                failed += group
+                error = exc
                 continue
-            if job.rows is None:
-                job.rows = np.empty((len(job.texts), rows.shape[1]), dtype=np.float32)
-            job.rows[it.index] = rows[row]
-            job.remaining -= 1
-            if job.remaining == 0:
-                job.future.set_result(job.rows)
+            for row, it in enumerate(group):
+                self._deliver(it, rows[row])
+        if not failed:
+            return
+        jobs = list(dict.fromkeys(id(it.job) for it in failed if it.job.live))
+        if retry and len(jobs) > 1:
+            # isolate the culprit: each request's inputs run again on their own, so one request's bad
+            # input does not fail the requests that happened to share its model call
+            for key in jobs:
+                await self._call(loop, [it for it in failed if id(it.job) == key], retry=False)
+            return
+        for it in failed:
+            if it.job.live:
+                it.job.future.set_exception(BatchFailed(
+                    f"the model failed on this request's inputs ({type(error).__name__}: {error})"))
+
+    @staticmethod
+    def _deliver(it: _Item, row: np.ndarray) -> None:
+        job = it.job
+        if not job.live:
+            return
+        if job.rows is None:
+            job.rows = np.empty((len(job.texts), row.shape[0]), dtype=np.float32)
+        job.rows[it.index] = row
+        job.remaining -= 1
+        if job.remaining == 0:
+            job.future.set_result(job.rows)
