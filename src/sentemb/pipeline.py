@@ -249,9 +249,16 @@ def run_pipeline(path: str | Path | None = None, output_dir: str | Path | None =
     """Run every stage in order; returns each stage's outputs by id.
 
     With ``resume``, a stage whose finished record (``stage.json``) matches its config, its input files and
-    the runs of the stages it references is not redone.
+    the runs of the stages it references is not redone. Without ``path``, the built-in demo on the data
+    :func:`sentemb.demo.choose_demo` picks (it says which).
     """
     console = console or Console(stderr=True)
+    if path is None:
+        from sentemb.demo import choose_demo
+
+        choice = choose_demo(data_dir)
+        console.print(choice.line, highlight=False)
+        path = choice.path
     doc, base = read_pipeline(path)
     stages = plan(doc)
     out = Path(output_dir or doc.get("output_dir") or "runs/pipeline")

@@ -195,7 +195,7 @@ def _measure(spec: dict[str, Any], texts: list[str], s: dict[str, Any], isolated
             peak, mem_method = sampler.peak, "peak RSS (sampled every 5 ms, in-process) minus RSS before loading"
         else:
             peak, mem_method = _max_rss(), "peak RSS of a fresh process (getrusage) minus RSS before loading"
-        accuracy = _accuracy(model, spec, s) if (s.get("eval") or s.get("datasets")) else {}
+        accuracy = _accuracy(model, spec, s) if (s.get("eval") or s.get("datasets") or s.get("pairs")) else {}
         result = {
             **spec, **facts,
             "threads": threads,
@@ -238,5 +238,6 @@ def _accuracy(model, spec: dict[str, Any], s: dict[str, Any]) -> dict[str, float
     target = spec["model"] if spec["backend"] == "torch" else model
     kwargs = {"device": s.get("device")} if spec["backend"] == "torch" else {}
     results = evaluate(target, datasets=datasets, suite=None if datasets else suite, split=s.get("split"),
-                       data_dir=s.get("data_dir"), bootstrap=0, batch_size=32, **kwargs)
+                       pairs_files=list(s.get("pairs") or []) or None, data_dir=s.get("data_dir"), bootstrap=0,
+                       batch_size=32, **kwargs)
     return {r.dataset: round(float(r.spearman), 2) for r in results}

@@ -33,6 +33,7 @@ class BenchSettings:
     device: str | None = None
     eval: str | None = None  # a suite name for the accuracy rows
     datasets: str | None = None  # or registry datasets, comma-separated
+    pairs: tuple[str, ...] = ()  # and/or files of scored pairs (.tsv/.csv/.jsonl, as `sentemb eval --pairs`)
     split: str | None = None
     data_dir: str | None = None
     isolate: bool = True

@@ -41,7 +41,7 @@ def distill(
     corpus: Annotated[list[Path] | None, typer.Option(help="Sentences to train on: .txt (one per line), .jsonl, "
                                                       ".csv, .tsv, .parquet. Repeatable.")] = None,
     column: Annotated[str | None, typer.Option(help="Text column/field of .jsonl/.csv/.tsv/.parquet corpus files "
-                                               "(default: text).")] = None,
+                                               "(default: text); several comma-separated, e.g. sentence1,sentence2.")] = None,
     corpus_dataset: Annotated[list[str] | None, typer.Option(help="Also train on the sentences of a registered "
                                                              "dataset (e.g. stsb-train). Repeatable.")] = None,
     max_sentences: Annotated[int | None, typer.Option(help="Train on a sample of this many unique corpus "

@@ -21,7 +21,7 @@ class DistillConfig(HyperParams, StageConfig):
     keep: list[int] | str | None = None  # or exactly these (0-based), e.g. "0,2,4"
     student: str | None = None  # or distil into this model instead
     corpus: list[str] = Field(default_factory=list)  # files: .txt one sentence per line, .jsonl/.csv/.tsv/.parquet
-    corpus_column: str | None = None  # the text column of tabular / jsonl corpus files
+    corpus_column: str | None = None  # the text column(s) of tabular / jsonl corpus files: "text", "sentence1,sentence2"
     corpus_datasets: list[str] = Field(default_factory=list)  # registry datasets: their unique sentences
     max_sentences: int | None = Field(None, ge=1, description="train on a seeded sample of this many unique "
                                       "corpus sentences (drawn with `seed` before the teacher encodes them)")

@@ -57,11 +57,12 @@ def build_corpus(files: list[str | Path], datasets: list[str], data_dir: str | N
     seen: dict[str, None] = {}
     corpus = Corpus([])
     read = 0
+    columns = [c.strip() for c in column.split(",") if c.strip()] if column else [None]
     for f in files:
         path = Path(f)
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
-        texts = read_texts(path, column)
+        texts = [t for col in columns for t in read_texts(path, col)]  # "sentence1,sentence2": both sides
         kept = [t for t in texts if t.strip()]
         corpus.blank += len(texts) - len(kept)
         corpus.sources.append({"source": str(path), "kind": "file", "sentences": len(kept),

@@ -20,6 +20,7 @@ class BenchConfig(StageConfig):
     max_texts: int | None = None
     eval: str | None = None
     datasets: str | None = None
+    pairs: list[str] | None = None  # files of scored pairs for the accuracy rows too (beside the pipeline file)
     split: str | None = None
     device: str | None = None
     isolate: bool = True
@@ -40,7 +41,7 @@ def run_bench_stage(cfg: BenchConfig, ctx: StageContext) -> dict:
     settings = BenchSettings(batch_sizes=tuple(cfg.batch_sizes), repeats=cfg.repeats, warmup=cfg.warmup,
                              latency_runs=cfg.latency_runs, threads=cfg.threads, device=cfg.device, eval=cfg.eval,
                              datasets=cfg.datasets, split=cfg.split, data_dir=ctx.data_dir, isolate=cfg.isolate,
-                             max_texts=cfg.max_texts)
+                             max_texts=cfg.max_texts, pairs=tuple(str(ctx.path(p)) for p in cfg.pairs or []))
     corpus, source = bench_texts(ctx.path(cfg.texts), cfg.texts_from, cfg.column, ctx.data_dir)
     report = run_bench(models, corpus, settings, texts_file=source, console=ctx.console)
     d = ctx.output_dir
