@@ -86,7 +86,7 @@ KINDS = {  # kind: (weight, score)
 
 
 def compose(scenes, cats, rng, n_pairs, join):
-    seen = set()
+    seen, second = set(), set()
     out = []
     names = list(KINDS)
     while len(out) < n_pairs:
@@ -111,9 +111,10 @@ def compose(scenes, cats, rng, n_pairs, join):
             s2 = join(rng.choice(subj), rng.choice(scenes[j][1]), None)
         else:
             s2 = join(rng.choice(scenes[j][0]), rng.choice(scenes[j][1]), rng.choice(scenes[j][2]))
-        if s1 == s2 or (s1, s2) in seen or (s2, s1) in seen:
+        if s1 == s2 or (s1, s2) in seen or (s2, s1) in seen or s2 in second:
             continue
         seen.add((s1, s2))
+        second.add(s2)  # each second sentence once: a search over them finds no exact duplicates
         score = min(5.0, max(0.0, KINDS[kind][1] + rng.choice([-0.2, 0.0, 0.0, 0.2])))
         out.append((s1, s2, score))
     return out

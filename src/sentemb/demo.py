@@ -69,6 +69,5 @@ def choose_demo(data_dir: str | os.PathLike | None = None, reachable=hub_reachab
         offline = "the Hugging Face Hub cannot be reached"
     else:
         offline = "HF_HUB_OFFLINE is set"
-    return DemoChoice(BUNDLED, f"demo data: the bundled sample pairs ({why}; {offline}); their scores illustrate "
-                               "the pipeline and are not benchmark results. Set SENTEMB_DATA to the benchmark "
-                               "data folder for real figures")
+    return DemoChoice(BUNDLED, f"demo data: the bundled sample pairs ({why}; {offline}): scores that illustrate "
+                               "the pipeline, not benchmark results (set SENTEMB_DATA for those)")

@@ -257,7 +257,7 @@ def run_pipeline(path: str | Path | None = None, output_dir: str | Path | None =
         from sentemb.demo import choose_demo
 
         choice = choose_demo(data_dir)
-        console.print(choice.line, highlight=False)
+        console.print(choice.line, highlight=False, soft_wrap=True)  # one line
         path = choice.path
     doc, base = read_pipeline(path)
     stages = plan(doc)
