@@ -285,3 +285,26 @@ def test_reused_stages_keep_their_duration_and_are_marked(tiny_zh_dir, data_dir,
     assert rows["check"][3] == "done" and rows["check"][4] == f"{check['seconds']:.2f}"
     res = _load(check["outputs"]["results"])
     assert [m["label"] for m in res["models"]] == ["bert", "finetune"]
+
+
+def test_eval_stage_labels(tmp_path):
+    from pydantic import ValidationError
+
+    from sentemb.stages.eval import EvalConfig, stage_labels
+
+    run = tmp_path / "run"
+    for folder in ("01-finetune/model", "02-distill/minilm-l3", "07-wordvec/model"):
+        (run / folder).mkdir(parents=True)
+    (tmp_path / "other-model").mkdir()
+    models = [str(run / "01-finetune/model"), str(run / "02-distill/minilm-l3"), str(tmp_path / "other-model"),
+              "minilm-offline"]
+    assert stage_labels(models, run) == ["finetune", "minilm-l3", "other-model", "minilm-offline"]
+    assert stage_labels([str(tmp_path / "other-model"), "minilm-offline"], run) is None  # nothing from this run
+    (tmp_path / "x" / "model").mkdir(parents=True)
+    assert stage_labels([str(run / "07-wordvec/model"), str(tmp_path / "x" / "model")], run) == ["wordvec", "model"]
+    (tmp_path / "finetune").mkdir()
+    assert stage_labels([str(run / "01-finetune/model"), str(tmp_path / "finetune")], run) is None  # equal names
+    assert EvalConfig(models=["a", "b"], datasets=["stsb-test"], labels=["base", "tuned"]).labels == ["base", "tuned"]
+    for bad in (["one"], ["same", "same"]):
+        with pytest.raises(ValidationError, match="one distinct label per model"):
+            EvalConfig(models=["a", "b"], datasets=["stsb-test"], labels=bad)

@@ -82,7 +82,8 @@ def run_eval(cfg: EvalConfig, ctx: StageContext) -> dict:
     from sentemb.evaluation.suite import run_evaluation
 
     models = [str(ctx.path(m)) if ctx.path(m).exists() else m for m in cfg.all_models()]
-    labels = cfg.labels or stage_labels(models, ctx.output_dir.parent)
+    # a pooling asked for is part of the evaluator's own labels
+    labels = cfg.labels or (stage_labels(models, ctx.output_dir.parent) if cfg.pooling is None else None)
     pairs = [ctx.path(p) for p in cfg.pairs or []]
     suite, datasets, split = cfg.suite, cfg.datasets, cfg.split
     if cfg.fallback_pairs and not _datasets_available(cfg, ctx.data_dir):
