@@ -6,11 +6,12 @@ Every graph is built here from one fp32 export (`--work`, reused when present) w
 `sentemb export` calls (sentemb.export.quantize), then run through sentemb's ONNX encoder:
 
 * fp32 optimized       all fusions (Attention, SkipLayerNorm, BiasGelu, EmbedLayerNorm), float weights;
-* int8 dynamic         the same fused graph + quantize_dynamic (per-channel int8 weights, activations
-                       quantised with one scale per tensor over the whole batch): `--int8-mode dynamic`;
-* int8 weight-only     fusion without Attention, then 8-bit MatMulNBits on every weight matrix (int8
-                       compute, activations quantised per row and block inside the kernel) and int8
-                       embedding tables: `--int8-mode weight-only`;
+* int8 dynamic         quantize_dynamic (per-channel int8 weights, activations quantised with one scale
+                       per tensor over the whole batch): `--quantize int8` (`--int8-mode dynamic`), on the
+                       fully fused graph (`--optimize`) and on the traced graph ("plain");
+* int8 weight-only     8-bit MatMulNBits on every weight matrix (int8 compute, activations quantised per
+                       row and block inside the kernel) and int8 embedding tables: `--int8-mode
+                       weight-only`, with `--optimize` (all fusions but Attention) and without ("plain");
 * ... attn fused       full fusion + MatMulNBits: the fused Attention keeps float QKV weights;
 * ... block 128        weight-only with 128 input channels per scale instead of 32.
 
@@ -33,10 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-VARIANTS = {  # name: (attention fusion, quantisation, block size)
+VARIANTS = {  # name: (fusion: None = none / True = all / False = all but Attention, quantisation, block size)
     "fp32 optimized": (True, None, None),
-    "int8 dynamic": (True, "dynamic", None),
-    "int8 weight-only": (False, "weight-only", 32),
+    "int8 dynamic, optimized": (True, "dynamic", None),
+    "int8 dynamic, plain": (None, "dynamic", None),
+    "int8 weight-only, optimized": (False, "weight-only", 32),
+    "int8 weight-only, plain": (None, "weight-only", 32),
     "int8 weight-only, attn fused": (True, "weight-only", 32),
     "int8 weight-only, block 128": (False, "weight-only", 128),
 }
@@ -47,7 +50,8 @@ def cosines(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (x * y).sum(1) / np.maximum(np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1), 1e-12)
 
 
-def build(base: Path, out: Path, attention: bool, mode: str | None, block: int | None, heads: int, hidden: int):
+def build(base: Path, out: Path, attention: bool | None, mode: str | None, block: int | None, heads: int,
+          hidden: int):
     """A copy of the fp32 export folder ``base`` whose graph is fused and (optionally) quantised."""
     import json
 
@@ -63,7 +67,10 @@ def build(base: Path, out: Path, attention: bool, mode: str | None, block: int |
         shutil.rmtree(out)
     shutil.copytree(base, out)
     fused = out / "fused.onnx"
-    optimize_graph(out / "model.onnx", fused, num_heads=heads, hidden_size=hidden, attention=attention)
+    if attention is None:  # the traced graph as it is
+        (out / "model.onnx").replace(fused)
+    else:
+        optimize_graph(out / "model.onnx", fused, num_heads=heads, hidden_size=hidden, attention=attention)
     if mode is None:
         fused.replace(out / "model.onnx")
     elif block in (None, 32):
@@ -75,7 +82,7 @@ def build(base: Path, out: Path, attention: bool, mode: str | None, block: int |
         matrices.unlink()
     fused.unlink(missing_ok=True)
     manifest = json.loads((out / "sentemb_onnx.json").read_text())
-    manifest.update(precision="int8" if mode else "fp32", optimized=True)
+    manifest.update(precision="int8" if mode else "fp32", optimized=attention is not None)
     (out / "sentemb_onnx.json").write_text(json.dumps(manifest, indent=2))
 
 
@@ -182,11 +189,11 @@ def main() -> None:
     speed = {name: len(timed) / sum(laps) for name, laps in fastest.items()}
     rows = [(name, speed[name], latency[name], *quality[name]) for name in encoders]
 
-    dyn = next((r[1] for r in rows if r[0] == "int8 dynamic"), None)
+    dyn = next((r[1] for r in rows if r[0] == "int8 dynamic, plain"), None)
     print(f"\nall-MiniLM-L6-v2, STSb test ({len(texts)} unique sentences; torch fp32 Spearman {torch_rho:.2f}), "
           f"{args.threads} threads, throughput on {len(timed)} sentences at batch {args.batch_size}, "
           f"slices of {args.chunk}, best of {args.repeats} rounds\n")
-    print("| graph | sent/s | vs dynamic | batch-1 ms | alone vs batch min | mean | cos to fp32 mean | min "
+    print("| graph | sent/s | vs dynamic plain | batch-1 ms | alone vs batch min | mean | cos to fp32 mean | min "
           "| Spearman | MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, sps, lat, imin, imean, rmean, rmin, rho, mb in rows:
