@@ -231,3 +231,22 @@ def test_texts_from_registered_datasets(tiny_onnx, data_dir, tmp_path):
     assert data["n_texts"] == 50 and data["texts_file"] == "sentences of csts-test"
     res = runner.invoke(app, ["bench", "-m", str(tiny_onnx)])
     assert res.exit_code == 2 and "--texts FILE or --texts-from" in res.output
+
+
+def test_accuracy_on_a_pairs_file(tiny_zh_dir, tmp_path):
+    """--pairs (the stage's `pairs`): accuracy rows on a user file, equal to the evaluator's score of it."""
+    from sentemb.evaluation import evaluate
+
+    rows = [("今天天气很好", "今天天气不错", 4.6), ("借呗逾期了怎么办", "花呗额度不能用了", 1.0),
+            ("手机号码修改", "怎么修改手机号", 4.2), ("好", "今天天气很好", 0.2), ("我想去北京", "北京欢迎你", 2.0)]
+    pairs = tmp_path / "mine.tsv"
+    pairs.write_text("sentence1\tsentence2\tlabel\n" + "".join(f"{a}\t{b}\t{s}\n" for a, b, s in rows),
+                     encoding="utf-8")
+    (tmp_path / "t.txt").write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["bench", "-m", str(tiny_zh_dir), "--texts", str(tmp_path / "t.txt"),
+                                   "--batch-sizes", "4", "--repeats", "1", "--latency-runs", "2", "--threads", "1",
+                                   "--no-isolate", "--pairs", str(pairs), "--json", str(tmp_path / "b.json")])
+    assert res.exit_code == 0, res.output
+    (entry,) = json.loads((tmp_path / "b.json").read_text())["entries"]
+    (want,) = evaluate(str(tiny_zh_dir), pairs_files=[str(pairs)], bootstrap=0)
+    assert entry["accuracy"] == {"mine": round(want.spearman, 2)}

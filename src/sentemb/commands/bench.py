@@ -28,6 +28,8 @@ def bench(
     eval_suite: Annotated[str | None, typer.Option("--eval", help="Add accuracy rows: a benchmark suite (zh, en, ...).")] = None,
     datasets: Annotated[str | None, typer.Option(help="Accuracy on these registered datasets instead of a suite.")] = None,
     split: Annotated[str | None, typer.Option(help="Accuracy on the dev or test split.")] = None,
+    pairs: Annotated[list[Path] | None, typer.Option(help="Accuracy on a file of scored pairs too (.tsv/.csv/.jsonl, "
+                                                     "as eval --pairs). Repeatable.")] = None,
     data_dir: Annotated[str | None, typer.Option(help="Benchmark data folder (default: $SENTEMB_DATA).")] = None,
     device: DeviceOpt = None,
     isolate: Annotated[bool, typer.Option(help="Measure each model in a fresh process (clean memory figures).")] = True,
@@ -49,7 +51,8 @@ def bench(
 
     settings = BenchSettings(batch_sizes=parse_batch_sizes(batch_sizes), repeats=repeats, warmup=warmup,
                              latency_runs=latency_runs, threads=threads, device=device, eval=eval_suite,
-                             datasets=datasets, split=split, data_dir=data_dir, isolate=isolate, max_texts=max_texts)
+                             datasets=datasets, split=split, data_dir=data_dir, isolate=isolate, max_texts=max_texts,
+                             pairs=tuple(str(p) for p in pairs or []))
     corpus, source = bench_texts(texts, texts_from, column, data_dir)
     report = run_bench(model, corpus, settings, texts_file=source, console=console)
     out.print(markdown_table(report), markup=False, highlight=False, soft_wrap=True)
