@@ -18,7 +18,7 @@ def export(
     quantize: Annotated[str | None, typer.Option(help="int8: int8 weights for CPU inference (see --int8-mode).")] = None,
     int8_mode: Annotated[str | None, typer.Option(
         help="int8: dynamic (default; activations quantised per batch, fastest) or weight-only (a text gets the "
-             "same vector in any batch, e.g. when served; closer to fp32; batches at about fp32 speed, 0.4x dynamic).")] = None,
+             "same vector in any batch, e.g. when served; closer to fp32; about 0.4x the batch speed of dynamic).")] = None,
     optimize: Annotated[bool, typer.Option(help="Fuse attention, layer-norm and GELU sub-graphs (onnxruntime optimiser).")] = False,
     fp16: Annotated[bool, typer.Option(help="Half-precision graph for GPU inference (onnxruntime-gpu).")] = False,
     per_channel: Annotated[bool, typer.Option(help="dynamic int8: one weight scale per output channel (more accurate).")] = True,

@@ -15,7 +15,7 @@ int8 comes in two modes (``int8_mode``, recorded in the manifest; see :mod:`sent
 ``dynamic`` (the default, fastest on CPU) quantises activations with one scale per batch, so a text's
 vector depends a little on the other texts of its batch; ``weight-only`` gives every text the same vector
 in any batch and stays closer to fp32, but with onnxruntime 1.32 its 8-bit kernel runs batches at about
-fp32 speed, 0.4x of dynamic int8 (``benchmarks/int8_modes.py``): it buys a 4x smaller graph, not speed.
+0.4x the speed of dynamic int8 (``benchmarks/int8_modes.py``).
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def export_onnx(model, output: str | os.PathLike, fmt: str = "onnx", quantize: s
         fp16: half-precision graph for GPU execution (not with ``quantize``).
         per_channel: dynamic int8: weight scales per output channel (more accurate) rather than per tensor.
         int8_mode: ``dynamic`` (default: activations quantised per batch, fastest) or ``weight-only``
-            (8-bit MatMulNBits: a text's vector is the same in any batch, closer to fp32, about fp32 speed).
+            (8-bit MatMulNBits: a text's vector is the same in any batch, closer to fp32, ~0.4x the batch speed).
         pooling, normalize, max_seq_length: as for :func:`sentemb.load`, when ``model`` is a name.
         overwrite: replace ``output`` even if it holds files that are not an earlier export (refused otherwise).
 

@@ -10,7 +10,7 @@
     other texts (or the padding) of its batch. The embedding tables are int8 too (their rows are looked
     up, not multiplied, so nothing depends on the batch either). On all-MiniLM-L6-v2 (STSb test): mean
     cosine to fp32 0.9993 (dynamic 0.9923), Spearman 82.03 (dynamic 81.83); but onnxruntime 1.32's
-    8-bit kernel runs batches at about fp32 speed, 0.4x of dynamic (``benchmarks/int8_modes.py``);
+    8-bit kernel runs batches at about 0.4x the speed of dynamic (``benchmarks/int8_modes.py``);
   - ``dynamic`` (``quantize_dynamic``): int8 weights with per-channel scales, activations quantised on
     the fly with ONE scale per tensor over the whole batch, so a text's vector moves with its
     batch-mates (cosine 0.97-0.99 between a text encoded alone and inside a batch on all-MiniLM-L6-v2).
