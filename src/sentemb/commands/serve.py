@@ -25,7 +25,7 @@ def serve(
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait for a batch to fill, in milliseconds.")] = 2.0,
     call_cost_tokens: Annotated[float, typer.Option(
         help="Fixed cost of one model call, in tokens: a batch is split into calls of similar length where "
-             "the padding saved is worth more than the extra calls (0: split at every length change).")] = 16.0,
+             "the padding saved is worth more than the extra calls (0: split at every length change).")] = 64.0,
     max_queue: Annotated[int, typer.Option(help="Most inputs waiting for the model; beyond it: 429.")] = 4096,
     max_client_batch: Annotated[int, typer.Option(help="Most inputs in one request; beyond it: 422.")] = 2048,
     max_input_chars: Annotated[int, typer.Option(help="Character limit of one input (see --truncate).")] = 16384,

@@ -106,7 +106,7 @@ class MicroBatcher:
 
     def __init__(self, encode: Callable[[list[str]], np.ndarray], max_batch_tokens: int = 16384,
                  max_batch_size: int = 128, max_wait_ms: float = 2.0, max_queue: int = 4096,
-                 call_cost_tokens: float = 16.0, on_batch: Callable[[BatchStats], None] | None = None):
+                 call_cost_tokens: float = 64.0, on_batch: Callable[[BatchStats], None] | None = None):
         self.encode = encode
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size

@@ -29,7 +29,7 @@ class ServeConfig:
     max_batch_tokens: int = 16384
     max_batch_size: int = 128
     max_wait_ms: float = 2.0
-    call_cost_tokens: float = 16.0
+    call_cost_tokens: float = 64.0
     max_queue: int = 4096
     max_client_batch: int = 2048
     max_input_chars: int = 16384
