@@ -145,6 +145,7 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None, index
     from fastapi import FastAPI
     from starlette.responses import Response
 
+    from sentemb.serving.fast_path import EmbeddingsFastPath
     from sentemb.serving.middleware import AuthMiddleware, BodyLimitMiddleware, MetricsMiddleware
 
     config = (config or ServeConfig()).check()
@@ -173,8 +174,7 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None, index
     app.state.serving = state
     install_handlers(app)
 
-    @app.post("/v1/embeddings", summary="Embed texts (OpenAI-compatible)")
-    async def embeddings(req: EmbeddingRequest, request: Request):
+    async def embed_request(req: EmbeddingRequest, request: Request):
         state.check_model(req.model)
         texts = [req.input] if isinstance(req.input, str) else req.input
         if len(texts) > config.max_client_batch:
@@ -192,6 +192,11 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None, index
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(values)]
         return _json({"object": "list", "data": data, "model": backend.info.name,
                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, headers)
+
+    @app.post("/v1/embeddings", summary="Embed texts (OpenAI-compatible)")
+    async def embeddings(req: EmbeddingRequest, request: Request):
+        # served by EmbeddingsFastPath (below); kept for the OpenAPI schema and for apps without that layer
+        return await embed_request(req, request)
 
     @app.post("/v1/similarity", summary="Cosine similarity of text pairs (+ match probability when calibrated)")
     async def similarity(req: SimilarityRequest, request: Request):
@@ -259,6 +264,7 @@ def create_app(backend: EncoderBackend, config: ServeConfig | None = None, index
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
+    app.add_middleware(EmbeddingsFastPath, handle=embed_request)  # innermost of these layers
     app.add_middleware(BodyLimitMiddleware, limit=config.max_body_bytes,
                        on_reject=lambda: metrics.rejected.labels(reason="body_too_large").inc())
     if config.api_key:
