@@ -53,6 +53,23 @@ def validation_message(errors: list[dict]) -> tuple[str, str | None]:
     return (f"{param}: {msg}{extra}" if param else msg + extra), param
 
 
+def validation_error(errors: list[dict]) -> APIError:
+    """The 422 for pydantic's errors of a request body (code ``invalid_json`` when it is not JSON)."""
+    message, param = validation_message(errors)
+    code = "invalid_json" if errors and errors[0].get("type") == "json_invalid" else "invalid_value"
+    return APIError(422, message, param=param, code=code)
+
+
+def api_error_response(exc: APIError):
+    return error_response(exc.status, exc.message, exc.type, exc.param, exc.code, exc.headers)
+
+
+def internal_error_response(exc: Exception):
+    """The last-resort answer to an unexpected exception: an OpenAI-shaped 500, and the server goes on."""
+    return error_response(500, f"internal error: {type(exc).__name__}: {exc}", type="server_error",
+                          code="internal_error")
+
+
 def install_handlers(app) -> None:
     """Every error the app can raise answers in the OpenAI shape (never a bare 500 traceback)."""
     from fastapi.exceptions import RequestValidationError
@@ -60,14 +77,11 @@ def install_handlers(app) -> None:
 
     @app.exception_handler(APIError)
     async def _api_error(request, exc: APIError):
-        return error_response(exc.status, exc.message, exc.type, exc.param, exc.code, exc.headers)
+        return api_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request, exc: RequestValidationError):
-        errors = list(exc.errors())
-        message, param = validation_message(errors)
-        code = "invalid_json" if errors and errors[0].get("type") == "json_invalid" else "invalid_value"
-        return error_response(422, message, param=param, code=code)
+        return api_error_response(validation_error(list(exc.errors())))
 
     @app.exception_handler(HTTPException)
     async def _http(request, exc: HTTPException):
@@ -88,5 +102,4 @@ def install_handlers(app) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request, exc: Exception):
-        return error_response(500, f"internal error: {type(exc).__name__}: {exc}", type="server_error",
-                              code="internal_error")
+        return internal_error_response(exc)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from sentemb.serving.errors import APIError, error_response, validation_message
+from sentemb.serving.errors import APIError, api_error_response, internal_error_response, validation_error
 
 log = logging.getLogger("sentemb.serving")
 PATH = "/v1/embeddings"
@@ -20,16 +20,15 @@ def parse_embedding_request(body: bytes):
     from sentemb.serving.schemas import EmbeddingRequest
 
     try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise APIError(422, "the request body is not valid UTF-8 JSON", code="invalid_json") from None
-    try:
         return EmbeddingRequest.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        message, param = validation_message(errors)
-        code = "invalid_json" if errors and errors[0].get("type") == "json_invalid" else "invalid_value"
-        raise APIError(422, message, param=param, code=code) from None
+    if errors[0].get("type") == "json_invalid":  # pydantic reports bad UTF-8 as bad JSON: say which
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise APIError(422, "the request body is not valid UTF-8 JSON", code="invalid_json") from None
+    raise validation_error(errors)
 
 
 class EmbeddingsFastPath:
@@ -48,9 +47,8 @@ class EmbeddingsFastPath:
         try:
             response = await self.handle(parse_embedding_request(body), request)
         except APIError as exc:
-            response = error_response(exc.status, exc.message, exc.type, exc.param, exc.code, exc.headers)
-        except Exception as exc:  # as the app's last-resort handler: an OpenAI-shaped 500, the server goes on
+            response = api_error_response(exc)
+        except Exception as exc:  # as the app's last-resort handler
             log.exception("unexpected error in %s", PATH)
-            response = error_response(500, f"internal error: {type(exc).__name__}: {exc}", type="server_error",
-                                      code="internal_error")
+            response = internal_error_response(exc)
         await response(scope, receive, send)
