@@ -248,3 +248,70 @@ def test_index_from_an_encoded_folder_reuses_its_vectors(tmp_path, minilm, sente
     r = CliRunner().invoke(app, ["index", "build", str(tmp_path / "enc"), "-m", str(tmp_path), "-o",
                                  str(tmp_path / "idx2")])
     assert r.exit_code == 2 and "was encoded with model" in r.output
+
+
+def _semantic_search_faiss_arrays(store, queries, k, mult):
+    """The reference: sentence-transformers' ``semantic_search_faiss`` on the store's faiss index, as arrays."""
+    from sentence_transformers.util.quantization import semantic_search_faiss
+
+    st_precision = {"float32": "float32", "int8": "uint8", "binary": "ubinary"}[store.precision]
+    results, _ = semantic_search_faiss(queries.astype(np.float32), corpus_index=store.index,
+                                       corpus_precision=st_precision, top_k=k, ranges=store.ranges,
+                                       rescore=store.precision != "float32", rescore_multiplier=mult)
+    scores = np.full((len(queries), k), -np.inf)
+    positions = np.full((len(queries), k), -1)
+    for q, hits in enumerate(results):
+        for j, h in enumerate(hits):
+            score = h["score"]
+            if store.precision == "binary":  # bit score -> cosine with the stored sign vector
+                score = (2 * score - queries[q].astype(np.float64).sum()) / np.sqrt(queries.shape[1])
+            scores[q, j], positions[q, j] = score, h["corpus_id"]
+    return scores, positions
+
+
+def _assert_same_hits(got, ref):
+    """Same scores in the same order and the same positions; positions may swap only among equal scores."""
+    (scores, positions), (ref_scores, ref_positions) = got, ref
+    assert scores.shape == ref_scores.shape and positions.shape == ref_positions.shape
+    np.testing.assert_array_equal(np.isinf(scores), np.isinf(ref_scores))
+    np.testing.assert_allclose(scores, ref_scores, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(positions == -1, ref_positions == -1)
+    for q in np.flatnonzero((positions != ref_positions).any(axis=1)):
+        for s in np.unique(ref_scores[q, positions[q] != ref_positions[q]]):
+            tied = ref_scores[q] == s
+            assert sorted(positions[q, tied]) == sorted(ref_positions[q, tied]), (q, s)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+@pytest.mark.parametrize("precision", ["int8", "binary", "float32"])
+def test_batched_rescoring_equals_semantic_search_faiss(tmp_path, minilm, sentences, vectors, precision, kind):
+    """The store's vectorised search returns what ``semantic_search_faiss`` returns on the same index:
+    several queries, a single query, k * multiplier beyond the row count, and padded short result lists."""
+    from sentemb.search import build_index
+
+    idx = build_index(sentences, "minilm-offline", tmp_path / "idx", index=kind, precision=precision,
+                      encoder=minilm, vectors=vectors, params={"nlist": 8})
+    store = idx.store
+    rng = np.random.default_rng(1)
+    queries = vectors[:60] + 0.6 * vectors[rng.permutation(len(vectors))[:60]]
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    n = len(vectors)
+    cases = [(queries, 10, 4), (queries[7:8], 10, 4), (queries[:20], 150, 3), (queries[:5], n, 4)]
+    for q, k, mult in cases:
+        got = store.search(q, k, rescore_multiplier=mult, nprobe=8)
+        if kind == "hnsw":  # the store widens efSearch to the candidate count
+            assert store.index.hnsw.efSearch == max(64, k * (mult if precision != "float32" else 1))
+        if kind == "ivf":
+            assert store.index.nprobe == 8
+        _assert_same_hits(got, _semantic_search_faiss_arrays(store, q, k, mult))
+        assert got[1].shape == (len(q), k) and (got[1][:, 0] >= 0).all()
+    if kind == "flat":  # exact search: every row is found, scores descend
+        scores, positions = store.search(queries[:3], n)
+        assert all(sorted(row) == list(range(n)) for row in positions)
+        assert (np.diff(scores, axis=1) <= 0).all()
+    if kind == "ivf":  # one probed list holds fewer rows than k: short lists padded with -1 / -inf
+        got = store.search(queries[:10], 120, rescore_multiplier=2, nprobe=1)
+        assert (got[1] == -1).any() and np.isneginf(got[0][got[1] == -1]).all()
+        _assert_same_hits(got, _semantic_search_faiss_arrays(store, queries[:10], 120, 2))
+        hits = idx.search_vectors(queries[:10], k=120, nprobe=1)
+        assert [len(h) for h in hits] == list((got[1] >= 0).sum(axis=1))

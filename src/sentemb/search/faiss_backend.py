@@ -5,7 +5,9 @@ vectors = cosine). ``int8`` and ``binary`` precision quantise with sentence-tran
 ``quantize_embeddings`` (int8 with per-dimension ranges fitted on the first vectors indexed and stored in
 ``ranges.npy``, so later additions and queries use the same buckets); a search retrieves
 ``k * rescore_multiplier`` candidates on the quantised index and rescores them against the float query,
-exactly as ``sentence_transformers.util.quantization.semantic_search_faiss`` does (it runs the search).
+with the same results as ``sentence_transformers.util.quantization.semantic_search_faiss``, but batched: the
+candidates' codes are gathered from the in-memory ``vectors.npy`` array in one step instead of one faiss
+``reconstruct`` call per candidate.
 
 Files: ``vectors.npy`` (float32, uint8 codes or packed bits: what the precision stores), ``ranges.npy``
 (int8 only) and ``index.faiss``. Deleting rows rebuilds the faiss index from ``vectors.npy``.
@@ -152,8 +154,13 @@ class FaissStore:
     # --- search --------------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int, rescore_multiplier: int | None = None,
                ef_search: int | None = None, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` (scores, positions) per query, ``k`` at most the row count; -1 pads missing hits."""
-        from sentence_transformers.util.quantization import semantic_search_faiss
+        """Top-``k`` (scores, positions) per query, ``k`` at most the row count; -1 / -inf pad missing hits.
+
+        One batched faiss search; for int8 / binary the ``k * rescore_multiplier`` candidates are rescored
+        against the float queries from the stored codes in one gather and one product (the same queries,
+        candidates and scores as ``semantic_search_faiss``, without its per-candidate ``reconstruct``).
+        """
+        from sentence_transformers.util.quantization import quantize_embeddings
 
         n = self.index.ntotal
         k = min(int(k), n)
@@ -166,19 +173,32 @@ class FaissStore:
             self.index.hnsw.efSearch = max(ef, k * (mult if rescore else 1))
         elif self.index_type == "ivf":
             self.index.nprobe = int(nprobe or self.params.get("nprobe") or 16)
-        results, _ = semantic_search_faiss(
-            queries.astype(np.float32), corpus_index=self.index, corpus_precision=ST_PRECISION[self.precision],
-            top_k=k, ranges=self.ranges, rescore=rescore, rescore_multiplier=mult)
+        floats = np.ascontiguousarray(queries, dtype=np.float32)
+        if not rescore:
+            found, positions = self.index.search(floats, k)
+            scores = found.astype(np.float64)
+            scores[positions < 0] = -np.inf
+            return scores, positions.astype(np.int64, copy=False)
+
+        coded = quantize_embeddings(floats, precision=ST_PRECISION[self.precision], ranges=self.ranges)
+        if self.precision == "int8":
+            coded = coded.astype(np.float32)  # the index holds the uint8 codes as floats
+        _, candidates = self.index.search(coded, k * mult)
+        missing = candidates < 0
+        stored = np.take(self.codes, np.where(missing, 0, candidates), axis=0)  # (queries, candidates, width)
+        if self.precision == "binary":
+            stored = np.unpackbits(stored, axis=-1)[..., :self.dimension].astype(np.float64)
+        else:  # bucket -> value, as sentence-transformers dequantises its candidates
+            ranges = self.ranges.astype(np.float32, copy=False)
+            steps = (ranges[1] - ranges[0]) / 255
+            stored = stored.astype(np.float64) * np.where(steps == 0, 1, steps) + ranges[0]
+        rescored = np.einsum("ij,ikj->ik", floats, stored)
+        rescored[missing] = -np.inf
+        order = np.argsort(-rescored)[:, :k]
+        scores = np.take_along_axis(rescored, order, axis=1)
+        positions = np.take_along_axis(candidates, order, axis=1).astype(np.int64, copy=False)
         if self.precision == "binary":  # query . bits -> cosine of the query with the stored sign vector
-            offset = queries.astype(np.float64).sum(axis=1)
-            scale = 1.0 / math.sqrt(self.dimension)
-            for q, hits in enumerate(results):
-                for h in hits:
-                    h["score"] = (2.0 * h["score"] - offset[q]) * scale
-        scores = np.full((len(queries), k), -np.inf)
-        positions = np.full((len(queries), k), -1, dtype=np.int64)
-        for q, hits in enumerate(results):
-            for j, h in enumerate(hits[:k]):
-                scores[q, j] = h["score"]
-                positions[q, j] = h["corpus_id"]
+            offset = queries.astype(np.float64).sum(axis=1, keepdims=True)
+            scores = (2.0 * scores - offset) * (1.0 / math.sqrt(self.dimension))
+        scores[positions < 0] = -np.inf
         return scores, positions
