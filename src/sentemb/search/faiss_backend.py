@@ -30,6 +30,8 @@ INDEX_FILE = "index.faiss"
 ST_PRECISION = {"float32": "float32", "int8": "uint8", "binary": "ubinary"}
 DEFAULT_RESCORE_MULTIPLIER = 4
 HNSW_M = 32
+#: float64 values per rescoring block (2 MiB)
+RESCORE_BLOCK = 1 << 18
 
 
 def _faiss():
@@ -157,8 +159,8 @@ class FaissStore:
         """Top-``k`` (scores, positions) per query, ``k`` at most the row count; -1 / -inf pad missing hits.
 
         One batched faiss search; for int8 / binary the ``k * rescore_multiplier`` candidates are rescored
-        against the float queries from the stored codes in one gather and one product (the same queries,
-        candidates and scores as ``semantic_search_faiss``, without its per-candidate ``reconstruct``).
+        against the float queries from the stored codes, gathered with numpy a block of queries at a time
+        (the same candidates and scores as ``semantic_search_faiss``, without its per-candidate ``reconstruct``).
         """
         from sentence_transformers.util.quantization import quantize_embeddings
 
@@ -185,14 +187,7 @@ class FaissStore:
             coded = coded.astype(np.float32)  # the index holds the uint8 codes as floats
         _, candidates = self.index.search(coded, k * mult)
         missing = candidates < 0
-        stored = np.take(self.codes, np.where(missing, 0, candidates), axis=0)  # (queries, candidates, width)
-        if self.precision == "binary":
-            stored = np.unpackbits(stored, axis=-1)[..., :self.dimension].astype(np.float64)
-        else:  # bucket -> value, as sentence-transformers dequantises its candidates
-            ranges = self.ranges.astype(np.float32, copy=False)
-            steps = (ranges[1] - ranges[0]) / 255
-            stored = stored.astype(np.float64) * np.where(steps == 0, 1, steps) + ranges[0]
-        rescored = np.einsum("ij,ikj->ik", floats, stored)
+        rescored = self._rescore(floats, np.where(missing, 0, candidates))
         rescored[missing] = -np.inf
         order = np.argsort(-rescored)[:, :k]
         scores = np.take_along_axis(rescored, order, axis=1)
@@ -202,3 +197,26 @@ class FaissStore:
             scores = (2.0 * scores - offset) * (1.0 / math.sqrt(self.dimension))
         scores[positions < 0] = -np.inf
         return scores, positions
+
+    def _rescore(self, floats: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Float query . stored candidate, (queries, candidates), in float64 like ``semantic_search_faiss``.
+
+        Codes are turned back into vectors as sentence-transformers does (bits unpacked to 0/1; int8 buckets
+        to ``start + bucket * step``), a block of queries at a time so the float64 copies stay cache-sized.
+        """
+        if self.precision == "int8":
+            ranges = self.ranges.astype(np.float32, copy=False)
+            steps = (ranges[1] - ranges[0]) / 255
+            steps = np.where(steps == 0, 1, steps)
+        out = np.empty(candidates.shape, dtype=np.float64)
+        block = max(1, RESCORE_BLOCK // (candidates.shape[1] * self.dimension))
+        for i in range(0, len(floats), block):
+            stored = np.take(self.codes, candidates[i:i + block], axis=0)  # (block, candidates, code width)
+            if self.precision == "binary":
+                stored = np.unpackbits(stored, axis=-1)[..., :self.dimension].astype(np.float64)
+            else:
+                stored = stored.astype(np.float64)
+                stored *= steps
+                stored += ranges[0]
+            out[i:i + block] = np.einsum("ij,ikj->ik", floats[i:i + block], stored)
+        return out
