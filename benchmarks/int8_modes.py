@@ -12,6 +12,9 @@ Every graph is built here from one fp32 export (`--work`, reused when present) w
 * int8 weight-only     8-bit MatMulNBits on every weight matrix (int8 compute, activations quantised per
                        row and block inside the kernel) and int8 embedding tables: `--int8-mode
                        weight-only`, with `--optimize` (all fusions but Attention) and without ("plain");
+* int8 per-token       int8 weights (per output channel) and each activation row quantised with its own
+                       scale in the graph, integer GEMM (MatMulIntegerToFloat): `--int8-mode per-token`,
+                       with `--optimize` (all fusions but Attention) and without ("plain");
 * ... attn fused       full fusion + MatMulNBits: the fused Attention keeps float QKV weights;
 * ... block 128        weight-only with 128 input channels per scale instead of 32.
 
@@ -38,6 +41,8 @@ VARIANTS = {  # name: (fusion: None = none / True = all / False = all but Attent
     "fp32 optimized": (True, None, None),
     "int8 dynamic, optimized": (True, "dynamic", None),
     "int8 dynamic, plain": (None, "dynamic", None),
+    "int8 per-token, optimized": (False, "per-token", None),
+    "int8 per-token, plain": (None, "per-token", None),
     "int8 weight-only, optimized": (False, "weight-only", 32),
     "int8 weight-only, plain": (None, "weight-only", 32),
     "int8 weight-only, attn fused": (True, "weight-only", 32),

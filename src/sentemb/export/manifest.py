@@ -67,7 +67,7 @@ def check_lines(check: dict[str, dict[str, Any]]) -> list[str]:
                 f"(max abs diff {c['max_abs_diff']:.2e}, {c['texts']} texts)")
         if "passed" in c:
             hint = ("per-channel scales are more accurate" if c.get("mode", "dynamic") == "dynamic" else
-                    "weight-only int8 does not suit this model")
+                    f"{c.get('mode')} int8 does not suit this model")
             line += (f"; threshold {c['threshold']}: " + ("passed" if c["passed"] else
                      f"FAILED (the int8 vectors drift from the model's; {hint})"))
         lines.append(line)

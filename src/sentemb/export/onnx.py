@@ -11,11 +11,12 @@ It uses torch's TorchScript-based ONNX exporter: sentence-transformers' own ONNX
 stays in Python). Before the folder is final, sample sentences go through it (saved tokenizer, graph) and
 through the torch model, and the two sets of vectors must agree.
 
-int8 comes in two modes (``int8_mode``, recorded in the manifest; see :mod:`sentemb.export.quantize`):
+int8 comes in three modes (``int8_mode``, recorded in the manifest; see :mod:`sentemb.export.quantize`):
 ``dynamic`` (the default, fastest on CPU) quantises activations with one scale per batch, so a text's
-vector depends a little on the other texts of its batch; ``weight-only`` gives every text the same vector
-in any batch and stays closer to fp32, but with onnxruntime 1.32 its 8-bit kernel runs batches at about
-0.4x the speed of dynamic int8 (``benchmarks/int8_modes.py``).
+vector depends a little on the other texts of its batch; ``per-token`` gives each token's activations
+their own scale, so every text gets the same vector in any batch, at about 0.9x the speed of dynamic;
+``weight-only`` also gives batch-independent vectors and stays closest to fp32, but with onnxruntime 1.32
+its 8-bit kernel runs batches at about 0.3x the speed of dynamic int8 (``benchmarks/int8_modes.py``).
 """
 
 from __future__ import annotations
@@ -223,11 +224,13 @@ def export_onnx(model, output: str | os.PathLike, fmt: str = "onnx", quantize: s
         fmt: export format; only ``onnx``.
         quantize: ``int8`` for int8 weights (CPU), ``None`` for float.
         optimize: fuse attention / layer-norm / GELU sub-graphs with onnxruntime's transformer optimiser
-            (with ``weight-only`` int8, attention stays unfused so its projections are quantised too).
+            (with ``per-token`` and ``weight-only`` int8, attention stays unfused so its projections are
+            quantised too).
         fp16: half-precision graph for GPU execution (not with ``quantize``).
         per_channel: dynamic int8: weight scales per output channel (more accurate) rather than per tensor.
-        int8_mode: ``dynamic`` (default: activations quantised per batch, fastest) or ``weight-only``
-            (8-bit MatMulNBits: a text's vector is the same in any batch, closer to fp32, ~0.4x the batch speed).
+        int8_mode: ``dynamic`` (default: activations quantised per batch, fastest), ``per-token`` (each
+            token's activations quantised by themselves: a text's vector is the same in any batch, ~0.9x the
+            speed) or ``weight-only`` (8-bit MatMulNBits, batch-independent, closest to fp32, ~0.3x the speed).
         pooling, normalize, max_seq_length: as for :func:`sentemb.load`, when ``model`` is a name.
         overwrite: replace ``output`` even if it holds files that are not an earlier export (refused otherwise).
 
@@ -289,7 +292,7 @@ def export_onnx(model, output: str | os.PathLike, fmt: str = "onnx", quantize: s
                 fused = optimize_graph(folder / graphs[-2], folder / graphs[-1],
                                        num_heads=getattr(config, "num_attention_heads", 0) or 0,
                                        hidden_size=getattr(config, "hidden_size", 0) or 0, use_gpu=fp16,
-                                       attention=int8_mode != "weight-only")
+                                       attention=int8_mode not in ("weight-only", "per-token"))
                 if not fp16:
                     check["optimized"] = check_folder(model, folder, as_fp32, graphs[-1])
                     if check["optimized"]["min_cosine"] < MIN_COSINE_FP32:

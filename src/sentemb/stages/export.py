@@ -16,7 +16,7 @@ class ExportConfig(StageConfig):
     optimize: bool = False
     fp16: bool = False
     per_channel: bool = True
-    int8_mode: Literal["dynamic", "weight-only"] | None = None
+    int8_mode: Literal["dynamic", "per-token", "weight-only"] | None = None
     opset: int = 17
     pooling: str | None = None
     normalize: bool | None = None
