@@ -94,10 +94,10 @@ def minilm_server(minilm_dir):
 def minilm_int8_dir(minilm_dir, tmp_path_factory):
     from sentemb.export import export_onnx
 
-    # weight-only int8: a text's vector does not depend on the other texts of its model call, so the server's
+    # per-token int8: a text's vector does not depend on the other texts of its model call, so the server's
     # rows equal `sentemb encode`'s however the batcher groups them (dynamic int8 moves with its batch-mates)
     return export_onnx(str(minilm_dir), tmp_path_factory.mktemp("onnx") / "minilm-int8", quantize="int8",
-                       int8_mode="weight-only").path
+                       int8_mode="per-token").path
 
 
 @pytest.fixture(scope="module")
