@@ -101,7 +101,7 @@ class FaissStore:
         data = codes if self.precision == "binary" else codes.astype(np.float32)
         if self.index_type == "ivf":
             index.train(data)
-            index.make_direct_map()  # rescoring reconstructs candidates
+            index.make_direct_map()  # reconstruct() works, e.g. for semantic_search_faiss on this index
         if len(data):
             index.add(data)
         return index
