@@ -12,7 +12,9 @@ the encoding the official ``openai`` client uses by default (base64 float32), ov
 connection, for ``--duration`` seconds per level (``--clients 1,8,32``). Each returned row is compared with
 the reference vector of its text (the model's offline ``encode``, computed here): a row below
 ``--min-cosine`` is a wrong row; a non-200 answer or a broken connection is an error. The table gives
-requests/s, sentences/s, p50/p95/p99 latency, errors and wrong rows per level; with ``--serve`` also the
+requests/s, sentences/s, p50/p95/p99 latency, errors and wrong rows per level, and the CPU time per request
+spent by the load clients (this process) and by the server (``--serve``, or ``--server-pid``: its process and
+children), so a machine shared by both shows where its cores went; with ``--serve`` also the
 same server with batching off (``--max-batch-size 1``) and the offline ``encode`` throughput on the same
 texts (batches of 32, same thread count), with the ratios. Targets loopback only; stops by itself.
 
@@ -108,6 +110,8 @@ class Level:
     wrong: int = 0
     min_cosine: float = 1.0
     first_error: str = ""
+    client_cpu: float = 0.0
+    server_cpu: float = float("nan")
 
     def row(self) -> dict:
         lat = sorted(self.latencies)
@@ -118,7 +122,23 @@ class Level:
         return {"server": self.label, "clients": self.clients, "requests": len(lat) + self.errors,
                 "req_s": len(lat) / self.seconds, "sent_s": self.sentences / self.seconds,
                 "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99), "errors": self.errors,
-                "wrong_rows": self.wrong, "min_cosine": self.min_cosine}
+                "wrong_rows": self.wrong, "min_cosine": self.min_cosine,
+                "client_cpu_ms": 1000 * self.client_cpu / max(len(lat), 1),
+                "server_cpu_ms": 1000 * self.server_cpu / max(len(lat), 1)}
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` and its children (NaN without psutil or a pid)."""
+    if pid is None:
+        return float("nan")
+    try:
+        import psutil
+
+        procs = [psutil.Process(pid)]
+        procs += procs[0].children(recursive=True)
+        return sum(sum(p.cpu_times()[:2]) for p in procs)
+    except Exception:  # psutil missing, or the process is gone
+        return float("nan")
 
 
 def _vectors(payload: dict, n: int) -> np.ndarray:
@@ -131,7 +151,8 @@ def _vectors(payload: dict, n: int) -> np.ndarray:
 
 
 async def run_level(url: str, name: str | None, texts: list[str], reference: np.ndarray, clients: int,
-                    duration: float, per_request: int, min_cosine: float, label: str, headers: dict) -> Level:
+                    duration: float, per_request: int, min_cosine: float, label: str, headers: dict,
+                    server_pid: int | None = None) -> Level:
     parts = urlsplit(url)
     path = parts.path.rstrip("/") + "/v1/embeddings"
     unit = reference / np.linalg.norm(reference, axis=1, keepdims=True)
@@ -170,9 +191,10 @@ async def run_level(url: str, name: str | None, texts: list[str], reference: np.
         finally:
             await conn.close()
 
-    t0 = time.perf_counter()
+    t0, c0, s0 = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
     await asyncio.gather(*(client() for _ in range(clients)))
     level.seconds = time.perf_counter() - t0
+    level.client_cpu, level.server_cpu = time.process_time() - c0, cpu_seconds(server_pid) - s0
     return level
 
 
@@ -214,7 +236,8 @@ def offline(model_name: str, texts: list[str], threads: int, batch_size: int) ->
 def print_table(rows: list[dict], out=sys.stdout) -> None:
     cols = [("server", "{:<24}"), ("clients", "{:>7}"), ("requests", "{:>8}"), ("req_s", "{:>8.1f}"),
             ("sent_s", "{:>8.1f}"), ("p50_ms", "{:>7.1f}"), ("p95_ms", "{:>7.1f}"), ("p99_ms", "{:>7.1f}"),
-            ("errors", "{:>6}"), ("wrong_rows", "{:>10}"), ("min_cosine", "{:>10.5f}")]
+            ("errors", "{:>6}"), ("wrong_rows", "{:>10}"), ("min_cosine", "{:>10.5f}"),
+            ("client_cpu_ms", "{:>6.2f}"), ("server_cpu_ms", "{:>6.2f}")]
     print("| " + " | ".join(c for c, _ in cols) + " |", file=out)
     print("|" + "|".join("---" for _ in cols) + "|", file=out)
     for r in rows:
@@ -231,6 +254,7 @@ def main() -> None:
     ap.add_argument("--name", help="model name to send (default: none)")
     ap.add_argument("--reference", help="model whose offline encode gives the expected vectors "
                                         "(default: the --serve model)")
+    ap.add_argument("--server-pid", type=int, help="with --url: the server's pid, for its CPU time per request")
     ap.add_argument("--api-key", default=os.environ.get("SENTEMB_API_KEY"))
     ap.add_argument("--texts", help="one text per line (default: English STSb test sentences from --data-dir)")
     ap.add_argument("--data-dir", default=os.environ.get("SENTEMB_DATA"))
@@ -257,18 +281,18 @@ def main() -> None:
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     rows: list[dict] = []
 
-    def measure(url: str, label: str, clients: list[int]) -> None:
+    def measure(url: str, label: str, clients: list[int], pid: int | None) -> None:
         if urlsplit(url).hostname not in LOOPBACK:
             raise SystemExit(f"{url}: this benchmark targets loopback servers only")
         for n in clients:
             level = asyncio.run(run_level(url, args.name, texts, reference, n, args.duration,
-                                          args.inputs_per_request, args.min_cosine, label, headers))
+                                          args.inputs_per_request, args.min_cosine, label, headers, pid))
             rows.append(level.row())
             note = f"  first error: {level.first_error}" if level.first_error else ""
             print(f"  {label} x{n}: {rows[-1]['sent_s']:.1f} sentences/s{note}", file=sys.stderr)
 
     if args.url:
-        measure(args.url, args.name or args.url, levels)
+        measure(args.url, args.name or args.url, levels, args.server_pid)
     else:
         from sentemb.serving.process import ServerProcess
 
@@ -281,7 +305,7 @@ def main() -> None:
                          [int(c) for c in args.unbatched_clients.split(",")]))
         for label, serve_args, clients in runs:
             with ServerProcess(args.serve, serve_args) as server:
-                measure(server.url, label, clients)
+                measure(server.url, label, clients, server.proc.pid)
 
     print_table(rows)
     summary = {"texts": len(texts), "offline_sent_s": offline_rate, "rows": rows}
