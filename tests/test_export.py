@@ -370,3 +370,14 @@ def test_model_without_token_type_ids(tiny_zh_dir, tmp_path):
     enc = sentemb.load(out)
     assert enc.input_names == ["input_ids", "attention_mask"]  # the graph's own inputs, not the tokenizer's
     np.testing.assert_allclose(enc.encode(ZH), model.encode(ZH), atol=1e-5)
+
+
+def test_batch_dependent_is_dynamic_int8_only():
+    """`sentemb serve` warns for exports whose vectors move with their batch-mates: dynamic int8 only."""
+    from sentemb.export.manifest import batch_dependent
+
+    assert batch_dependent({"precision": "int8", "int8_mode": "dynamic"})
+    assert batch_dependent({"precision": "int8"})  # exports from before int8 modes were recorded
+    for mode in ("per-token", "weight-only"):
+        assert not batch_dependent({"precision": "int8", "int8_mode": mode})
+    assert not batch_dependent({"precision": "fp32", "int8_mode": None})

@@ -52,6 +52,7 @@ def serve(
     Concurrent requests are micro-batched under a token budget; a full queue answers 429.
     Errors come in the OpenAI shape. SIGTERM / Ctrl-C stop accepting, finish in-flight requests and exit 0.
     """
+    from sentemb.export.manifest import batch_dependent
     from sentemb.serving import ServeConfig, create_app, load_backend
     from sentemb.serving.server import serve as run_server
 
@@ -70,6 +71,11 @@ def serve(
 
         idx = open_index(index, model=b.model, model_name=model)
     info = b.info
+    manifest = getattr(b.model, "manifest", None)
+    if manifest and batch_dependent(manifest):
+        console.print("note: a dynamic int8 export: a text's vector moves slightly with the other texts of its "
+                      "model call (cosine 0.95-1.0); export with --int8-mode per-token for vectors that do not "
+                      "depend on the batch", highlight=False)
     console.print(f"serving {info.name!r} ({info.backend}, {info.dimension} dims) on http://{host}:{port}"
                   + (f", index {index} ({len(idx)} rows)" if idx is not None else "")
                   + ("  [API key required]" if api_key else ""), highlight=False)

@@ -56,6 +56,12 @@ def write_manifest(folder: str | os.PathLike, data: dict[str, Any]) -> Path:
     return path
 
 
+def batch_dependent(manifest: dict[str, Any]) -> bool:
+    """Whether an export's vectors depend on the other texts of a model call: dynamic int8, whose
+    activations get one scale per call (exports from before int8 modes were recorded are dynamic)."""
+    return manifest.get("precision") == "int8" and manifest.get("int8_mode") in (None, "dynamic")
+
+
 def check_lines(check: dict[str, dict[str, Any]]) -> list[str]:
     """One line per numeric check of an export (``check`` of the manifest), failures and gaps said plainly."""
     lines = []
