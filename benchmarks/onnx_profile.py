@@ -19,18 +19,6 @@ import time
 from pathlib import Path
 
 
-def stsb_texts(data_dir: Path, n: int) -> list[str]:
-    seen: dict[str, None] = {}
-    for name in ("sts-train.csv", "sts-dev.csv"):
-        with open(data_dir / "stsbenchmark-en" / name, encoding="utf-8") as f:
-            for line in f:
-                cols = line.rstrip("\n").split("\t")
-                if len(cols) >= 7:
-                    seen.setdefault(cols[5], None)
-                    seen.setdefault(cols[6], None)
-    return list(seen)[:n]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", help="an exported ONNX folder (sentemb export)")
@@ -41,10 +29,11 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=15, help="operator types to list")
     args = ap.parse_args()
     import onnxruntime as ort
+    from mine_speed import stsb_sentences  # this folder's encode + mine benchmark: the same 10,000 sentences
 
     from sentemb.export.backend import OnnxEncoder
 
-    texts = stsb_texts(Path(args.data_dir), args.n)
+    texts = stsb_sentences(Path(args.data_dir), args.n)
     encoder = OnnxEncoder(args.folder, threads=args.threads)
     encoder.encode(texts[:256], batch_size=args.batch_size)  # warm-up, unprofiled
     with tempfile.TemporaryDirectory() as tmp:
