@@ -379,13 +379,19 @@ def test_a_client_that_disconnects_does_not_harm_the_others(minilm_server, minil
 
 
 # ------------------------------------------------------------------ lifecycle
-def test_sigterm_during_a_burst_finishes_every_in_flight_request(tiny_zh_dir, sentemb_encode):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_during_a_burst_finishes_every_in_flight_request(tiny_zh_dir, sentemb_encode, workers):
     texts = [f"{ZH[i % len(ZH)] * 8}{i}" for i in range(8)]
     want = sentemb_encode(tiny_zh_dir, texts)
     n = 24
-    server = ServerProcess(tiny_zh_dir, ["--max-batch-size", 1, "--no-truncate", "--max-input-chars", 200]).start()
+    server = ServerProcess(tiny_zh_dir, ["--max-batch-size", 1, "--no-truncate", "--max-input-chars", 200,
+                                         "--workers", workers, "--threads", 1]).start()
     try:
         assert_error(post(server, "/v1/embeddings", {"input": "好" * 201}, key=None), 413, "input", "input_too_long")
+        deadline = time.monotonic() + 60
+        while metric(server.url, "sentemb_inputs_total") < workers:  # every worker's warm-up pass is done
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
 
         def call(i):
             return httpx.post(server.url + "/v1/embeddings", json={"input": texts, "encoding_format": "float"},
@@ -396,7 +402,7 @@ def test_sigterm_during_a_burst_finishes_every_in_flight_request(tiny_zh_dir, se
             deadline = time.monotonic() + 60
             while True:  # every request has reached the queue (warm-up input included in the count)
                 depth = metric(server.url, "sentemb_queue_depth")
-                if metric(server.url, "sentemb_inputs_total") + depth >= 1 + n * len(texts):
+                if metric(server.url, "sentemb_inputs_total") + depth >= workers + n * len(texts):
                     break
                 assert time.monotonic() < deadline
                 time.sleep(0.002)
@@ -410,6 +416,46 @@ def test_sigterm_during_a_burst_finishes_every_in_flight_request(tiny_zh_dir, se
         assert r.status_code == 200, r.text
         assert cosines(np.asarray([d["embedding"] for d in r.json()["data"]]), want).min() >= 0.9999
     assert "Traceback" not in server.output()
+
+
+def test_workers_share_the_port_and_sum_their_metrics(minilm_int8_dir, sentemb_encode):
+    """--workers 2: two processes answer on one port, each with its own model; /metrics sums them."""
+    import re
+
+    texts = [f"Worker test sentence number {i}: a dog runs across the field." for i in range(24)]
+    want = sentemb_encode(minilm_int8_dir, texts)
+    with ServerProcess(minilm_int8_dir, ["--workers", 2, "--threads", 1]) as server:
+        deadline = time.monotonic() + 120
+        while metric(server.url, "sentemb_inputs_total") < 2:  # both workers' warm-up passes
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        with ThreadPoolExecutor(8) as pool:
+            responses = list(pool.map(lambda t: httpx.post(server.url + "/v1/embeddings", timeout=60,
+                                                           json={"input": t, "encoding_format": "float"}), texts))
+        assert [r.status_code for r in responses] == [200] * len(texts)
+        got = np.asarray([r.json()["data"][0]["embedding"] for r in responses])
+        assert cosines(got, want).min() >= 0.9999
+        assert metric(server.url, "sentemb_requests_total", route="/v1/embeddings", status="200") == len(texts)
+        assert metric(server.url, "sentemb_inputs_total") == len(texts) + 2
+        assert len(set(re.findall(r"\(worker (\d+)\)", server.output()))) == 2
+        server.signal(signal.SIGTERM)
+        assert server.wait(60) == 0, server.output()
+    assert "Traceback" not in server.output()
+
+
+def test_a_worker_whose_model_does_not_load_stops_the_server_with_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    r = subprocess.run([sys.executable, "-c", "from sentemb.cli import main; main()", "serve", str(broken),
+                        "--workers", "2", "--port", "0"], capture_output=True, text=True, timeout=120)
+    out = r.stdout + r.stderr
+    assert r.returncode == 2 and "could not load" in out and "Traceback" not in out, out
+    res = runner.invoke(app, ["serve", str(broken), "--workers", "0"])
+    assert res.exit_code == 2 and "--workers must be positive" in res.output
 
 
 def test_a_model_that_does_not_load_is_a_clear_error_at_start(tmp_path):

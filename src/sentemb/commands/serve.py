@@ -39,6 +39,10 @@ def serve(
     device: DeviceOpt = None,
     max_seq_length: MaxLenOpt = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads of the model (torch / onnxruntime).")] = None,
+    workers: Annotated[int, typer.Option(
+        help="Server processes sharing the port, each with its own model copy, batcher and --threads: one "
+             "worker's model call overlaps another's HTTP work (on 2 cores, 3 workers x --threads 1 served "
+             "int8 about 1.6x one process). /metrics sums the workers.")] = 1,
     trust_remote_code: Annotated[bool, typer.Option(help="Run code shipped with a hub model (off unless asked).")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: debug, info, warning, error.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
@@ -52,36 +56,50 @@ def serve(
     Concurrent requests are micro-batched under a token budget; a full queue answers 429.
     Errors come in the OpenAI shape. SIGTERM / Ctrl-C stop accepting, finish in-flight requests and exit 0.
     """
-    from sentemb.export.manifest import batch_dependent
+    from sentemb.errors import SentembError
+    from sentemb.export.manifest import batch_dependent, is_onnx_folder, read_manifest
+    from sentemb.models.names import resolve_model_path
     from sentemb.serving import ServeConfig, create_app, load_backend
     from sentemb.serving.server import serve as run_server
+    from sentemb.serving.server import serve_workers
 
     config = ServeConfig(api_key=api_key, max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size,
                          max_wait_ms=max_wait_ms, call_cost_tokens=call_cost_tokens, max_queue=max_queue,
                          max_client_batch=max_client_batch,
                          max_input_chars=max_input_chars, truncate=truncate, max_body_bytes=max_body_bytes).check()
+    if workers < 1:
+        raise SentembError(f"--workers must be positive, got {workers}")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    console.print(f"loading {model} ...")
-    b = load_backend(model, backend=backend, name=name, pooling=pooling, device=device,
-                     max_seq_length=max_seq_length, threads=threads, trust_remote_code=trust_remote_code,
-                     fault_text=fault_text)
-    idx = None
-    if index is not None:
-        from sentemb.search import open_index
-
-        idx = open_index(index, model=b.model, model_name=model)
-    info = b.info
-    manifest = getattr(b.model, "manifest", None)
-    if manifest and batch_dependent(manifest):
+    path = resolve_model_path(model)
+    if is_onnx_folder(path) and batch_dependent(read_manifest(path)):
         console.print("note: a dynamic int8 export: a text's vector moves slightly with the other texts of its "
                       "model call (cosine 0.95-1.0); export with --int8-mode per-token for vectors that do not "
                       "depend on the batch", highlight=False)
-    console.print(f"serving {info.name!r} ({info.backend}, {info.dimension} dims) on http://{host}:{port}"
-                  + (f", index {index} ({len(idx)} rows)" if idx is not None else "")
-                  + ("  [API key required]" if api_key else ""), highlight=False)
-    run_server(create_app(b, config, index=idx), host=host, port=port, log_level=log_level, access_log=access_log)
+
+    def make_app():
+        b = load_backend(model, backend=backend, name=name, pooling=pooling, device=device,
+                         max_seq_length=max_seq_length, threads=threads, trust_remote_code=trust_remote_code,
+                         fault_text=fault_text)
+        idx = None
+        if index is not None:
+            from sentemb.search import open_index
+
+            idx = open_index(index, model=b.model, model_name=model)
+        info = b.info
+        console.print(f"serving {info.name!r} ({info.backend}, {info.dimension} dims) on http://{host}:{port}"
+                      + (f", index {index} ({len(idx)} rows)" if idx is not None else "")
+                      + ("  [API key required]" if api_key else "")
+                      + (f" (worker {os.getpid()})" if workers > 1 else ""), highlight=False)
+        return create_app(b, config, index=idx)
+
+    console.print(f"loading {model} ..." + (f" in {workers} worker processes" if workers > 1 else ""))
+    if workers == 1:
+        run_server(make_app(), host=host, port=port, log_level=log_level, access_log=access_log)
+        code = 0
+    else:
+        code = serve_workers(make_app, workers, host=host, port=port, log_level=log_level, access_log=access_log)
     # Shut down cleanly: every request answered, the batcher drained. Skip the interpreter's teardown of
     # torch / transformers, which takes seconds and has nothing left to save, so a restart is quick.
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)

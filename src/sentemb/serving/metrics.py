@@ -1,6 +1,9 @@
-"""Prometheus metrics of one server (its own registry, so several apps can live in one process)."""
+"""Prometheus metrics of one server (its own registry, so several apps can live in one process; with
+``sentemb serve --workers N``, prometheus-client's multiprocess mode sums the workers' values)."""
 
 from __future__ import annotations
+
+import os
 
 from sentemb.serving.batcher import BatchStats
 
@@ -20,7 +23,8 @@ class Metrics:
                                 ["route", "status"], registry=r)
         self.latency = Histogram("sentemb_request_duration_seconds", "Request latency by route", ["route"],
                                  buckets=LATENCY_BUCKETS, registry=r)
-        self.queue_depth = Gauge("sentemb_queue_depth", "Inputs waiting for a model call", registry=r)
+        self.queue_depth = Gauge("sentemb_queue_depth", "Inputs waiting for a model call", registry=r,
+                                 multiprocess_mode="livesum")  # summed over the live workers of --workers N
         self.batch_size = Histogram("sentemb_batch_size", "Inputs per model call", buckets=SIZE_BUCKETS, registry=r)
         self.batch_tokens = Histogram("sentemb_batch_tokens", "Tokens per model call (unpadded)",
                                       buckets=TOKEN_BUCKETS, registry=r)
@@ -53,6 +57,13 @@ class Metrics:
         self.latency.labels(route=route).observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        """The exposition text: this app's registry, or the sum over all workers in multiprocess mode."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # sentemb serve --workers N
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
