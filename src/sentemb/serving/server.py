@@ -79,6 +79,8 @@ def serve_workers(make_app: Callable[[], Any], workers: int, host: str = "127.0.
 
     if workers < 1:
         raise SentembError(f"--workers must be positive, got {workers}")
+    if not hasattr(os, "fork"):
+        raise SentembError("--workers needs os.fork (Linux or macOS); run one server per port instead")
     if "prometheus_client" in sys.modules:
         raise SentembError("serve_workers must start before prometheus_client is imported (its metrics "
                            "choose single- or multi-process storage at import)")
