@@ -90,10 +90,13 @@ def serve_workers(make_app: Callable[[], Any], workers: int, host: str = "127.0.
     children: list[int] = []
     sys.stdout.flush()
     sys.stderr.flush()
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # a stop request during the forks waits for them
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:  # worker
             os.setpgid(0, 0)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
             code = 1
             try:
                 serve(make_app(), host, port, log_level, access_log, sockets=[sock])
@@ -125,7 +128,8 @@ def serve_workers(make_app: Callable[[], Any], workers: int, host: str = "127.0.
             except ProcessLookupError:
                 pass
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.signal(s, stop) for s in stop_signals}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
     status = 0
     try:
         while alive:
