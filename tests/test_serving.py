@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import shutil
 import signal
 import threading
@@ -424,7 +425,7 @@ def test_workers_share_the_port_and_sum_their_metrics(minilm_int8_dir, sentemb_e
 
     texts = [f"Worker test sentence number {i}: a dog runs across the field." for i in range(24)]
     want = sentemb_encode(minilm_int8_dir, texts)
-    with ServerProcess(minilm_int8_dir, ["--workers", 2, "--threads", 1]) as server:
+    with ServerProcess(minilm_int8_dir, ["--workers", 2]) as server:  # --threads: 2 cores / 2 workers
         deadline = time.monotonic() + 120
         while metric(server.url, "sentemb_inputs_total") < 2:  # both workers' warm-up passes
             assert time.monotonic() < deadline, server.output()
@@ -438,6 +439,8 @@ def test_workers_share_the_port_and_sum_their_metrics(minilm_int8_dir, sentemb_e
         assert metric(server.url, "sentemb_requests_total", route="/v1/embeddings", status="200") == len(texts)
         assert metric(server.url, "sentemb_inputs_total") == len(texts) + 2
         assert len(set(re.findall(r"\(worker (\d+)\)", server.output()))) == 2
+        expected_threads = max(1, (os.cpu_count() or 1) // 2)
+        assert f"in 2 worker processes, {expected_threads} model thread(s) each" in " ".join(server.output().split())
         server.signal(signal.SIGTERM)
         assert server.wait(60) == 0, server.output()
     assert "Traceback" not in server.output()

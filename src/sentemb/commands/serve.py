@@ -40,9 +40,10 @@ def serve(
     max_seq_length: MaxLenOpt = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads of the model (torch / onnxruntime).")] = None,
     workers: Annotated[int, typer.Option(
-        help="Server processes sharing the port, each with its own model copy, batcher and --threads: one "
-             "worker's model call overlaps another's HTTP work (on 2 cores, 3 workers x --threads 1 served "
-             "int8 about 1.6x one process). /metrics sums the workers.")] = 1,
+        help="Server processes sharing the port, each with its own model copy, batcher and --threads "
+             "(default: cores / workers, at least 1): one worker's model call overlaps another's HTTP work "
+             "(on 2 cores, 3 workers x --threads 1 served int8 about 1.6x one process). /metrics sums the "
+             "workers.")] = 1,
     trust_remote_code: Annotated[bool, typer.Option(help="Run code shipped with a hub model (off unless asked).")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: debug, info, warning, error.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
@@ -69,6 +70,8 @@ def serve(
                          max_input_chars=max_input_chars, truncate=truncate, max_body_bytes=max_body_bytes).check()
     if workers < 1:
         raise SentembError(f"--workers must be positive, got {workers}")
+    if workers > 1 and threads is None:  # the workers share the cores instead of each taking them all
+        threads = max(1, (os.cpu_count() or 1) // workers)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     path = resolve_model_path(model)
     if is_onnx_folder(path) and batch_dependent(read_manifest(path)):
@@ -92,7 +95,8 @@ def serve(
                       + (f" (worker {os.getpid()})" if workers > 1 else ""), highlight=False)
         return create_app(b, config, index=idx)
 
-    console.print(f"loading {model} ..." + (f" in {workers} worker processes" if workers > 1 else ""))
+    console.print(f"loading {model} ..."
+                  + (f" in {workers} worker processes, {threads} model thread(s) each" if workers > 1 else ""))
     if workers == 1:
         run_server(make_app(), host=host, port=port, log_level=log_level, access_log=access_log)
         code = 0
