@@ -31,8 +31,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from sentemb.errors import SentembError, unknown_name
 
 #: how an int8 export quantises (see the module docstring); the first is the default
@@ -77,7 +75,8 @@ TABLE_OPS = ["Gather", "EmbedLayerNormalization"]
 def quantize_int8(src: Path, dst: Path, per_channel: bool = True, mode: str = "dynamic") -> None:
     """int8 weight matrices and embedding tables, ``mode`` one of :data:`INT8_MODES`.
 
-    ``per_channel`` applies to ``dynamic`` mode (``weight-only`` has its own per-block scales).
+    ``per_channel`` applies to ``dynamic`` mode (``per-token`` always scales per output channel,
+    ``weight-only`` per block).
     """
     if mode not in INT8_MODES:
         raise unknown_name("int8 mode", mode, INT8_MODES)
@@ -138,6 +137,7 @@ def per_token_matmuls(src: Path, dst: Path) -> int:
     key and value) share one quantisation of it. MatMuls inside fused operators (``Attention``) are not
     reached: optimise with ``attention=False``.
     """
+    import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 

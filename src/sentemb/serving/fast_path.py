@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import ValidationError
+from starlette.requests import Request
+
 from sentemb.serving.errors import APIError, api_error_response, internal_error_response, validation_error
+from sentemb.serving.schemas import EmbeddingRequest
 
 log = logging.getLogger("sentemb.serving")
 PATH = "/v1/embeddings"
@@ -15,10 +19,6 @@ PATH = "/v1/embeddings"
 
 def parse_embedding_request(body: bytes):
     """The validated :class:`EmbeddingRequest` of ``body``; raises :class:`APIError` (422) as the route does."""
-    from pydantic import ValidationError
-
-    from sentemb.serving.schemas import EmbeddingRequest
-
     try:
         return EmbeddingRequest.model_validate_json(body)
     except ValidationError as exc:
@@ -40,8 +40,6 @@ class EmbeddingsFastPath:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             return await self.app(scope, receive, send)
-        from starlette.requests import Request
-
         request = Request(scope, receive, send)
         body = await request.body()  # the body-limit layer stops an over-long body here (413)
         try:

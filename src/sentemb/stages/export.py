@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from sentemb.export.quantize import INT8_MODES
 from sentemb.stage_config import StageConfig
 from sentemb.stage_registry import StageContext, register_stage
 from sentemb.stages.checks import check_export
@@ -16,7 +17,7 @@ class ExportConfig(StageConfig):
     optimize: bool = False
     fp16: bool = False
     per_channel: bool = True
-    int8_mode: Literal["dynamic", "per-token", "weight-only"] | None = None
+    int8_mode: Literal[INT8_MODES] | None = None  # the modes of sentemb.export.quantize
     opset: int = 17
     pooling: str | None = None
     normalize: bool | None = None
